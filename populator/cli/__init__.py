@@ -1,0 +1,1 @@
+"""Command implementations behind tasks.py: each task's logic in its own module."""

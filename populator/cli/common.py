@@ -1,0 +1,79 @@
+"""What every command shares: one-paragraph errors, exit codes, and secret-proof output."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable, TypeVar
+
+from invoke.exceptions import Exit
+
+from populator.errors import EXIT_BAD_INPUT, EXIT_CANCELLED, Cancelled, JobFailed, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_redactor = None
+
+
+def redactor():
+    """The process-wide redactor; stdout and stderr are wrapped so no secret is ever printed."""
+    global _redactor
+    if _redactor is None:
+        from populator.redact import RedactingStream, Redactor
+
+        _redactor = Redactor()
+        if not isinstance(sys.stdout, RedactingStream):
+            sys.stdout = RedactingStream(sys.stdout, _redactor)
+        if not isinstance(sys.stderr, RedactingStream):
+            sys.stderr = RedactingStream(sys.stderr, _redactor)
+    return _redactor
+
+
+def protect_secret(secret: str) -> None:
+    redactor().add(secret)
+
+
+def eprint(*parts: object) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def notice(message: str) -> None:
+    eprint(f"notice: {message}")
+
+
+def command(func: F) -> F:
+    """Turn our errors into `error: …` on stderr and the documented exit code, never a trace."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        redactor()
+        try:
+            return func(*args, **kwargs)
+        except (UserError, JobFailed, Cancelled) as error:
+            eprint(f"error: {error}")
+            raise Exit(code=error.exit_code) from None
+        except KeyboardInterrupt:
+            eprint("error: interrupted")
+            raise Exit(code=EXIT_CANCELLED) from None
+        except Exit:
+            raise
+        except Exception as error:
+            user_error = as_user_error(error)
+            if user_error is None:
+                raise
+            eprint(f"error: {user_error}")
+            raise Exit(code=EXIT_BAD_INPUT) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def as_user_error(error: BaseException) -> Any:
+    """Config errors and AWS credential/endpoint problems are the user's to fix: say so plainly."""
+    name = type(error).__name__
+    if name in ("ConfigError", "StorageConfigError"):
+        return error
+    if name in ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound"):
+        return f"AWS credentials: {error}"
+    if name in ("EndpointConnectionError", "ConnectTimeoutError"):
+        return f"cannot reach AWS: {error}"
+    return None
