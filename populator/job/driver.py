@@ -1,0 +1,233 @@
+"""The job's driver: choose runs, read and deduplicate on Spark, write in checkpointed batches.
+
+Plan: list runs (skip Glacier, before --since, already recorded) -> one task per file reads and
+parses lines -> one reduceByKey keeps each (eventId, fingerprint)'s earliest etl time and sums
+the counters -> the reduced data is persisted and written batch by batch of runs (each pair
+belongs to the run holding its earliest time); a batch's runs are recorded in the run
+manifest only after all of its writes succeeded, so a killed job resumes at the last batch.
+Cluster code: Python 3.9.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from populator import aws
+from populator.archive import Run, list_runs
+from populator.job import sinks
+from populator.job.options import JobOptions
+from populator.job.partitions import (
+    COUNT,
+    READ_ERROR,
+    JobContext,
+    combine,
+    is_event,
+    read_file,
+    write_partition,
+)
+from populator.job.report import new_report, summary, to_json
+from populator.manifest import EventsManifest
+from populator.run_manifests import RunManifests
+from populator.storage import StorageConfig
+
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_storage(location: str, endpoint_url: Optional[str]) -> StorageConfig:
+    text = sinks.read_text(location, lambda: aws.s3_client(endpoint_url))
+    return StorageConfig.from_self_describing(json.loads(text), source=location)
+
+
+def batch_runs(runs: Sequence[Run], batches: int) -> List[List[Run]]:
+    """Split runs (in time order) into at most `batches` consecutive groups."""
+    if not runs:
+        return []
+    size = -(-len(runs) // max(1, batches))
+    return [list(runs[i : i + size]) for i in range(0, len(runs), size)]
+
+
+def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, Any]:
+    """Run the backfill and return its report (status 'succeeded' or 'failed')."""
+    started = time.monotonic()
+    report = new_report()
+    report["archive"] = options.enriched_archive
+    storage = load_storage(options.storage_config, options.endpoint_url)
+    report["table"] = storage.table
+    s3 = aws.s3_client(options.endpoint_url)
+    dynamodb = aws.dynamodb_client(storage, options.endpoint_url)
+
+    manifest = EventsManifest(dynamodb, storage.table)
+    manifest.check()
+    skip_expired = not options.include_expired and manifest.ttl_enabled()
+    run_manifest = None
+    if options.run_manifest_table:
+        run_manifest = RunManifests(dynamodb, options.run_manifest_table)
+        run_manifest.create()
+
+    runs = list_runs(options.enriched_archive, s3_client=s3, since=options.since)
+    skipped: Dict[str, List[str]] = {"glacier": [], "already_recorded": []}
+    todo: List[Run] = []
+    recorded = run_manifest.contains_many([r.prefix for r in runs]) if run_manifest else set()
+    for run in runs:
+        if run.glacier:
+            skipped["glacier"].append(run.run_id)
+        elif run.prefix in recorded:
+            skipped["already_recorded"].append(run.run_id)
+        else:
+            todo.append(run)
+    report["runs"]["skipped"] = skipped
+    report["runs"]["processed"] = [run.run_id for run in todo]
+    for run_id in skipped["glacier"]:
+        log(f"notice: run {run_id} is in Glacier and cannot be read: skipped (restore it first)")
+    log(
+        f"populator: {len(todo)} run(s) to process, {len(skipped['glacier'])} in Glacier, "
+        f"{len(skipped['already_recorded'])} already recorded"
+    )
+
+    context = JobContext(
+        storage=storage.to_self_describing(),
+        endpoint_url=options.endpoint_url,
+        in_flight=options.in_flight,
+        now=int(time.time()),
+        skip_expired=skip_expired,
+        bad_rows=options.bad_rows,
+    )
+    failed_runs = _process(spark, todo, options, context, storage.table, report, run_manifest, log)
+    report["elapsed_seconds"] = round(time.monotonic() - started, 3)
+    elapsed = max(report["elapsed_seconds"], 1e-6)
+    report["events_per_second"] = round(report["lines_read"] / elapsed, 1)
+    report["status"] = "failed" if (failed_runs or report["errors"]) else "succeeded"
+    return report
+
+
+def _process(
+    spark: Any,
+    runs: List[Run],
+    options: JobOptions,
+    context: JobContext,
+    table: str,
+    report: Dict[str, Any],
+    run_manifest: Optional[RunManifests],
+    log: Log,
+) -> List[str]:
+    files: List[Tuple[int, str, str]] = [
+        (index, run.run_id, f.path) for index, run in enumerate(runs) for f in run.files
+    ]
+    sc = spark.sparkContext
+    reduced = None
+    if files:
+        partitions = options.partitions or max(sc.defaultParallelism, min(len(files), 2000))
+        reduced = (
+            sc.parallelize(files, min(len(files), 10000))
+            .flatMap(lambda f: read_file(f[0], f[1], f[2], context))
+            .reduceByKey(combine, numPartitions=partitions)
+        )
+        reduced.persist(_storage_level())
+        sc.setJobDescription("read, parse and deduplicate the archive")
+        counters = reduced.filter(lambda r: not is_event(r)).collect()
+    else:
+        counters = []
+
+    errors_by_run: Dict[int, List[str]] = {}
+    valid = 0
+    for key, value in counters:
+        kind, run_index, name = key
+        if kind == READ_ERROR:
+            errors_by_run.setdefault(run_index, []).append(name)
+            report["read_errors"].append({"run": runs[run_index].run_id, "path": name, "error": value})
+        elif kind == COUNT:
+            if name == "lines":
+                report["lines_read"] += value
+            elif name == "files":
+                report["files_read"] += value
+            elif name.startswith("malformed:"):
+                reason = name.split(":", 1)[1]
+                report["malformed"][reason] = report["malformed"].get(reason, 0) + value
+    valid = report["lines_read"] - sum(report["malformed"].values())
+    report["valid_events"] = valid
+    report["read_errors"].sort(key=lambda e: e["path"])
+    for error in report["read_errors"]:
+        log(f"error: {error['path']}: {error['error']}")
+
+    failed_runs: List[str] = []
+    distinct = 0
+    position = {run.prefix: index for index, run in enumerate(runs)}
+    for number, batch in enumerate(batch_runs(runs, options.batches), 1):
+        indexes = {position[run.prefix] for run in batch}
+        written = True
+        if reduced is not None:
+            sc.setJobDescription(f"write batch {number}: runs {batch[0].run_id} .. {batch[-1].run_id}")
+            try:
+                results = (
+                    reduced.filter(lambda r, ix=frozenset(indexes): is_event(r) and r[1][1] in ix)
+                    .mapPartitions(lambda records: write_partition(records, context, table))
+                    .collect()
+                )
+            except Exception as error:  # Spark gave up on a task after its retries
+                written = False
+                report["errors"].append(
+                    f"writing batch {number} ({batch[0].run_id} .. {batch[-1].run_id}) failed: "
+                    f"{_cause(error)}"
+                )
+                log(f"error: {report['errors'][-1]}")
+                results = []
+            for result in results:
+                distinct += result["items"] + result["expired_skipped"]
+                report["expired_skipped"] += result["expired_skipped"]
+                for name in report["writes"]:
+                    report["writes"][name] += result.get(name, 0)
+        for run in batch:
+            index = position[run.prefix]
+            unreadable = index in errors_by_run and not options.accept_read_errors
+            if not written or unreadable:
+                failed_runs.append(run.run_id)
+                report["runs"]["not_recorded"].append(run.run_id)
+            elif run_manifest is not None:
+                run_manifest.add(run.prefix)
+                report["runs"]["recorded"].append(run.run_id)
+        log(f"populator: batch {number} done ({len(batch)} run(s), {'ok' if written else 'FAILED'})")
+        if not written:
+            # Later batches would still be correct, but stop early: the cause needs fixing.
+            for later in runs[position[batch[-1].prefix] + 1 :]:
+                failed_runs.append(later.run_id)
+                report["runs"]["not_recorded"].append(later.run_id)
+            break
+    report["distinct_items"] = distinct
+    report["duplicates_collapsed"] = max(0, valid - distinct) if not report["errors"] else 0
+    if reduced is not None:
+        reduced.unpersist()
+    return failed_runs
+
+
+def _storage_level() -> Any:
+    from pyspark import StorageLevel
+
+    return StorageLevel.MEMORY_AND_DISK
+
+
+def _cause(error: BaseException) -> str:
+    """The Python exception a task died of, without the JVM stack around it."""
+    text = str(error)
+    for marker in ("WriteFailed: ", "ReadError: ", "ManifestTableError: "):
+        if marker in text:
+            return text.split(marker, 1)[1].split("\n", 1)[0]
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0][:500] if lines else type(error).__name__
+
+
+def finish(report: Dict[str, Any], options: JobOptions, log: Log = _stderr) -> int:
+    """Print the summary, save the JSON report, return the exit code."""
+    print(summary(report), flush=True)
+    if options.report:
+        sinks.write_bytes(
+            options.report, to_json(report).encode("utf-8"), lambda: aws.s3_client(options.endpoint_url)
+        )
+        log(f"populator: report written to {options.report}")
+    return 0 if report["status"] == "succeeded" else 1

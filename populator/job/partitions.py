@@ -1,0 +1,178 @@
+"""What Spark executors run: read one archive file into keyed records; write one partition.
+
+Records feed a single `reduceByKey`: event keys keep the earliest (etl_time, run), so the
+stored etlTime never depends on partitioning or file order; counter keys sum, so the report's
+counts are exact even when Spark re-runs a task (only the reduced result is collected).
+Cluster code: Python 3.9.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from populator import aws
+from populator.events import TTL_SECONDS, MalformedEvent, parse_line
+from populator.job import sinks
+from populator.job.reader import ReadError, iter_lines, open_object
+from populator.retry import RetryPolicy
+from populator.storage import StorageConfig
+from populator.writer import BotocoreSender, WriteStats, write_items
+
+COUNT = "\x00count"  # key: (COUNT, run_index, name) -> int
+READ_ERROR = "\x00error"  # key: (READ_ERROR, run_index, path) -> message
+MAX_BAD_LINE = 1 << 20  # bad rows keep lines whole up to 1 MiB (then cut, and say so)
+
+Record = Tuple[Tuple[Any, ...], Any]
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """Everything executors need; pickled into each task (holds no secret but the config's)."""
+
+    storage: Dict[str, Any]  # self-describing storage config
+    endpoint_url: Optional[str]
+    in_flight: int
+    now: int
+    skip_expired: bool
+    bad_rows: Optional[str]
+    retry: RetryPolicy = RetryPolicy()
+
+
+_clients: Dict[str, Any] = {}
+
+
+def _s3(context: JobContext) -> Any:
+    key = f"s3|{context.endpoint_url}"
+    if key not in _clients:
+        _clients[key] = aws.s3_client(context.endpoint_url, max_pool_connections=4)
+    return _clients[key]
+
+
+def _dynamodb(context: JobContext) -> Any:
+    """One client per Python worker, reused across tasks (keeps connections warm)."""
+    key = f"ddb|{context.endpoint_url}|{context.in_flight}"
+    if key not in _clients:
+        storage = StorageConfig.from_self_describing(context.storage)
+        _clients[key] = aws.dynamodb_client(
+            storage, context.endpoint_url, max_pool_connections=context.in_flight + 2, retries=False
+        )
+    return _clients[key]
+
+
+def combine(left: Any, right: Any) -> Any:
+    """reduceByKey's merge: earliest (etl_time, run) for events, sums for counters."""
+    if type(left) is tuple:
+        return left if left <= right else right
+    if type(left) is int:
+        return left + right
+    return left  # read error message: keep one
+
+
+def is_event(record: Record) -> bool:
+    return len(record[0]) == 2
+
+
+def read_file(run_index: int, run_id: str, path: str, context: JobContext) -> Iterator[Record]:
+    """Yield ((event_id, fingerprint), (etl_time, run_index)) per good line, then counters."""
+    counts: Counter = Counter()
+    bad = _BadRows(context, run_id, path) if context.bad_rows else None
+    try:
+        stream = open_object(path, lambda: _s3(context))
+        for number, raw in enumerate(iter_lines(stream, path), 1):
+            counts["lines"] += 1
+            try:
+                entry = parse_line(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                counts["malformed:invalid_utf8"] += 1
+                if bad is not None:
+                    bad.add(number, "invalid_utf8", "line is not valid UTF-8", raw)
+                continue
+            except MalformedEvent as error:
+                counts["malformed:" + error.reason] += 1
+                if bad is not None:
+                    bad.add(number, error.reason, error.detail, raw)
+                continue
+            yield (entry.event_id, entry.fingerprint), (entry.etl_time, run_index)
+    except ReadError as error:
+        yield (READ_ERROR, run_index, path), str(error)
+    if bad is not None:
+        bad.close()
+    counts["files"] += 1
+    for name, value in counts.items():
+        yield (COUNT, run_index, name), value
+
+
+class _BadRows:
+    """Malformed lines of one input file, as JSON lines at a name derived from that file.
+
+    The name is deterministic, so a retried task replaces its own output instead of adding to it.
+    """
+
+    def __init__(self, context: JobContext, run_id: str, path: str) -> None:
+        self.context = context
+        self.target = sinks.join(
+            str(context.bad_rows), f"run={run_id}", os.path.basename(path.rstrip("/")) + ".jsonl"
+        )
+        self.path = path
+        self.handle: Optional[Any] = None
+        self.temp = ""
+
+    def add(self, number: int, reason: str, detail: str, raw: bytes) -> None:
+        if self.handle is None:
+            fd, self.temp = tempfile.mkstemp(prefix="bad-rows-", suffix=".jsonl")
+            self.handle = os.fdopen(fd, "w", encoding="utf-8")
+        row: Dict[str, Any] = {"file": self.path, "line_number": number, "reason": reason}
+        if detail:
+            row["detail"] = detail
+        clipped = raw[:MAX_BAD_LINE]
+        if len(raw) > MAX_BAD_LINE:
+            row["truncated_from_bytes"] = len(raw)
+        try:
+            row["line"] = clipped.decode("utf-8")
+        except UnicodeDecodeError:
+            row["line_base64"] = base64.b64encode(clipped).decode("ascii")
+        self.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        if self.handle is None:
+            return
+        self.handle.close()
+        try:
+            sinks.upload_file(self.target, self.temp, lambda: _s3(self.context))
+        finally:
+            if os.path.exists(self.temp):
+                os.unlink(self.temp)
+
+
+def write_partition(
+    records: Iterable[Record], context: JobContext, table: str
+) -> List[Dict[str, int]]:
+    """Write a partition's items conditionally; return its counts (one dict) to the driver."""
+    expired = 0
+    started = time.monotonic()
+
+    def items() -> Iterator[Tuple[str, str, int]]:
+        nonlocal expired
+        for (event_id, fingerprint), (etl_time, _run) in records:
+            if context.skip_expired and etl_time + TTL_SECONDS <= context.now:
+                expired += 1
+                continue
+            yield event_id, fingerprint, etl_time
+
+    stats: WriteStats = write_items(
+        items(),
+        BotocoreSender(_dynamodb(context), table),
+        in_flight=context.in_flight,
+        policy=context.retry,
+    )
+    result = stats.as_dict()
+    result["expired_skipped"] = expired
+    result["write_seconds_x1000"] = int((time.monotonic() - started) * 1000)
+    return [result]

@@ -1,0 +1,38 @@
+"""PySpark entry point: back-populate the Snowplow events manifest from the enriched archive.
+
+Uploaded to S3 by `inv run_emr` (with a zip of the populator modules it imports) and run by
+`inv run_local` on Spark's local master. Python 3.9 (EMR 7), Spark 3.5.
+Exit codes: 0 success, 1 the backfill failed (reported), 2 bad arguments or configuration.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, List, Optional
+
+from populator.job.driver import finish, run_job
+from populator.job.options import parse_options
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+_INPUT_ERRORS = ("StorageConfigError", "ManifestTableError", "ValueError", "ReadError", "FileNotFoundError")
+
+
+def main(argv: Optional[List[str]] = None, spark: Any = None) -> int:
+    options = parse_options(list(sys.argv[1:] if argv is None else argv))
+    if spark is None:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.appName("snowplow-event-manifest-populator").getOrCreate()
+        spark.sparkContext.setLogLevel("WARN")
+    try:
+        report = run_job(options, spark)
+    except Exception as error:
+        name = type(error).__name__
+        print(f"error: {error}" if str(error) else f"error: {name}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT if name in _INPUT_ERRORS else EXIT_FAILED
+    return finish(report, options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
