@@ -330,7 +330,7 @@ def manifest_contains_many(
                 f"{stalls} times in a row; giving up"
             )
         pending.extendleft(reversed(unprocessed))
-        sleep(random.uniform(0, min(5.0, 0.05 * 2**retries)))
+        sleep(random.uniform(0, min(5.0, 0.05 * 2 ** min(retries, 10))))
         retries += 1
     return found
 

@@ -6,6 +6,7 @@ reach the same fake AWS); Spark runs on a real local master.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import uuid
@@ -36,6 +37,8 @@ os.environ.pop("AWS_SESSION_TOKEN", None)
 def moto_endpoint() -> Iterator[str]:
     """Start moto's threaded server on a free loopback port; export it as AWS_ENDPOINT_URL."""
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

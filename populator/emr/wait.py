@@ -1,0 +1,262 @@
+"""Follow a submitted step to its end, and never leave a cluster running silently.
+
+Polls DescribeStep/DescribeCluster with backoff (first interval, then x1.5 up to a cap, back
+to the first interval after each state change), printing every state change with the elapsed
+time. It ends in one of four ways, each with its documented exit code:
+- success: the step COMPLETED (0);
+- failure: the step FAILED/CANCELLED/INTERRUPTED, or the cluster ended under it (1); the
+  step's and the driver's logs are fetched from the log URI and the probable cause is
+  returned, with EMR's failure details and the cluster's state change reason;
+- time-out: still running at the deadline (3): nothing is touched, the caller prints how to
+  re-attach;
+- cancel: SIGINT (Ctrl-C) or SIGTERM (a CI runner stopping the job) (130): a cluster this
+  tool started is terminated (its step ends with it); on a cluster we did not start, only
+  the step is cancelled. Further signals are ignored until that is done, and it is said.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from populator.emr.logs import Cause, LogText, fetch_step_logs, probable_cause
+from populator.errors import EXIT_CANCELLED, EXIT_JOB_FAILED, EXIT_OK, EXIT_STILL_RUNNING
+
+__all__ = [
+    "ENDED_CLUSTER_STATES",
+    "FAILED_STEP_STATES",
+    "Outcome",
+    "Watch",
+    "backoff_delays",
+    "format_elapsed",
+    "wait_for_step",
+]
+
+FAILED_STEP_STATES = ("FAILED", "CANCELLED", "INTERRUPTED")
+ENDED_CLUSTER_STATES = ("TERMINATED", "TERMINATED_WITH_ERRORS")
+DEFAULT_POLL_INTERVAL = 15.0
+MAX_POLL_INTERVAL = 60.0
+BACKOFF = 1.5
+LOG_POLL_INTERVAL = 15.0
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so no `except Exception` swallows it."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the wait ended: `state` is the step's last state, or TIMEOUT / CANCELLED."""
+
+    state: str
+    exit_code: int
+    elapsed: float
+    cluster_state: str = ""
+    cluster_reason: Optional[str] = None
+    failure_details: Optional[str] = None
+    cause: Optional[Cause] = None
+    logs: Tuple[str, ...] = ()
+    actions: Tuple[str, ...] = ()  # what the cancel did, in words
+
+
+@dataclass
+class Watch:
+    """One step to follow. `owned`: this tool started the cluster (terminate it on cancel)."""
+
+    emr: Any
+    cluster_id: str
+    step_id: str
+    owned: bool
+    s3: Any = None
+    log_uri: Optional[str] = None
+    timeout: Optional[float] = None
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    max_interval: float = MAX_POLL_INTERVAL
+    log_wait: float = 120.0
+    log: Callable[[str], None] = print
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _start: float = field(default=0.0, init=False)
+
+    def elapsed(self) -> float:
+        return self.clock() - self._start
+
+
+def format_elapsed(seconds: float) -> str:
+    total = int(seconds)
+    return f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}"
+
+
+def backoff_delays(first: float, cap: float) -> Iterator[float]:
+    delay = first
+    while True:
+        yield delay
+        delay = min(max(cap, first), delay * BACKOFF)
+
+
+def _reason(status: Dict[str, Any]) -> Optional[str]:
+    reason = status.get("StateChangeReason") or {}
+    parts = [str(reason[k]) for k in ("Code", "Message") if reason.get(k)]
+    return ": ".join(parts) or None
+
+
+def _failure_details(status: Dict[str, Any]) -> Optional[str]:
+    details = status.get("FailureDetails") or {}
+    parts = [str(details[k]) for k in ("Reason", "Message") if details.get(k)]
+    if details.get("LogFile"):
+        parts.append(f"log: {details['LogFile']}")
+    return "; ".join(parts) or None
+
+
+def _poll(watch: Watch) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    step = watch.emr.describe_step(ClusterId=watch.cluster_id, StepId=watch.step_id)["Step"]
+    cluster = watch.emr.describe_cluster(ClusterId=watch.cluster_id)["Cluster"]
+    return step["Status"], cluster["Status"]
+
+
+class _Signals:
+    """SIGINT -> KeyboardInterrupt, SIGTERM -> Terminated while waiting; restored after."""
+
+    def __init__(self) -> None:
+        self._saved: Dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            self._saved[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._saved[signal.SIGTERM] = signal.signal(signal.SIGTERM, _raise_terminated)
+        return self
+
+    def ignore(self) -> None:
+        """While cleaning up: a second Ctrl-C must not abandon a half-cancelled cluster."""
+        if self._saved:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self._saved.items():
+            signal.signal(number, handler)
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def wait_for_step(watch: Watch) -> Outcome:
+    """Poll until the step ends, the deadline passes or a signal arrives (see module doc)."""
+    watch._start = watch.clock()
+    delays = backoff_delays(watch.poll_interval, watch.max_interval)
+    last: Optional[Tuple[str, str]] = None
+    with _Signals() as signals:
+        try:
+            while True:
+                step_status, cluster_status = _poll(watch)
+                state = step_status["State"]
+                cluster_state = cluster_status["State"]
+                if (state, cluster_state) != last:
+                    watch.log(
+                        f"[{format_elapsed(watch.elapsed())}] step {watch.step_id} {state}, "
+                        f"cluster {watch.cluster_id} {cluster_state}"
+                    )
+                    if last is not None:
+                        delays = backoff_delays(watch.poll_interval, watch.max_interval)
+                    last = (state, cluster_state)
+                if state == "COMPLETED":
+                    return Outcome(state, EXIT_OK, watch.elapsed(), cluster_state)
+                if state in FAILED_STEP_STATES or cluster_state in ENDED_CLUSTER_STATES:
+                    return _failed(watch, step_status, cluster_status)
+                remaining = None if watch.timeout is None else watch.timeout - watch.elapsed()
+                if remaining is not None and remaining <= 0:
+                    return Outcome("TIMEOUT", EXIT_STILL_RUNNING, watch.elapsed(), cluster_state)
+                delay = next(delays)
+                watch.sleep(delay if remaining is None else min(delay, remaining))
+        except (KeyboardInterrupt, Terminated) as interrupt:
+            signals.ignore()
+            what = "SIGTERM" if isinstance(interrupt, Terminated) else "Ctrl-C"
+            return Outcome(
+                "CANCELLED", EXIT_CANCELLED, watch.elapsed(), actions=tuple(_cancel(watch, what))
+            )
+
+
+def _cancel(watch: Watch, what: str) -> List[str]:
+    """Terminate a cluster we started (its steps end with it); else cancel only our step."""
+    said: List[str] = []
+
+    def say(message: str) -> None:
+        said.append(message)
+        watch.log(message)
+
+    say(f"{what}: cancelling the backfill, please wait")
+    if watch.owned:
+        try:
+            watch.emr.terminate_job_flows(JobFlowIds=[watch.cluster_id])
+            say(
+                f"terminated cluster {watch.cluster_id}: this backfill started it; "
+                f"step {watch.step_id} ends with it"
+            )
+        except Exception as error:
+            say(
+                f"could NOT terminate cluster {watch.cluster_id} ({error}); it may still be "
+                f"running: aws emr terminate-clusters --cluster-ids {watch.cluster_id}"
+            )
+        return said
+    try:
+        answer = watch.emr.cancel_steps(
+            ClusterId=watch.cluster_id,
+            StepIds=[watch.step_id],
+            StepCancellationOption="SEND_INTERRUPT",
+        )
+        info = (answer.get("CancelStepsInfoList") or [{}])[0]
+        if info.get("Status") == "FAILED":
+            raise RuntimeError(info.get("Reason") or "EMR refused")
+        say(
+            f"cancelled step {watch.step_id}; cluster {watch.cluster_id} keeps running "
+            "(it was not started by this backfill)"
+        )
+    except Exception as error:
+        say(
+            f"could NOT cancel step {watch.step_id} ({error}); cancel it yourself: "
+            f"aws emr cancel-steps --cluster-id {watch.cluster_id} --step-ids {watch.step_id}"
+        )
+    return said
+
+
+def _collect_logs(watch: Watch) -> List[LogText]:
+    """Logs reach S3 some minutes after a failure: look again until `log_wait` has passed."""
+    if watch.s3 is None or not watch.log_uri:
+        return []
+    deadline = watch.clock() + watch.log_wait
+    announced = False
+    while True:
+        try:
+            logs = fetch_step_logs(watch.s3, watch.log_uri, watch.cluster_id, watch.step_id)
+        except Exception as error:
+            watch.log(f"could not read the step's logs under {watch.log_uri}: {error}")
+            return []
+        driver_found = len(logs) > 1 or (logs and probable_cause(logs) is not None)
+        if driver_found or watch.clock() >= deadline:
+            return logs
+        if not announced:
+            watch.log(
+                f"waiting up to {int(watch.log_wait)}s for the step's logs to reach "
+                f"{watch.log_uri} (EMR uploads them every few minutes)"
+            )
+            announced = True
+        watch.sleep(min(LOG_POLL_INTERVAL, max(0.0, deadline - watch.clock())))
+
+
+def _failed(watch: Watch, step_status: Dict[str, Any], cluster_status: Dict[str, Any]) -> Outcome:
+    state = step_status["State"]
+    logs = _collect_logs(watch)
+    return Outcome(
+        state=state,
+        exit_code=EXIT_JOB_FAILED,
+        elapsed=watch.elapsed(),
+        cluster_state=cluster_status["State"],
+        cluster_reason=_reason(cluster_status),
+        failure_details=_failure_details(step_status),
+        cause=probable_cause(logs),
+        logs=tuple(log.source for log in logs),
+    )
