@@ -5,14 +5,171 @@ Exit codes: 0 success, 1 job failed, 2 bad input, 3 still running at --timeout, 
 
 from invoke import task
 
+from populator.cli.positionals import OptionalPositionalTask
+
 # ---- run_emr / list_runs -------------------------------------------------------------------
 # (owned by populator/cli/run_emr.py and populator/cli/list_runs.py)
+
+
+@task(
+    klass=OptionalPositionalTask,
+    positional=["enriched_archive", "storage_config", "resolver"],
+    iterable=["tag"],
+    auto_shortflags=False,
+    help={
+        "enriched_archive": "archive to read: s3://bucket/prefix/ (s3a://, s3n:// accepted)",
+        "storage_config": "DynamoDB storage config (self-describing JSON, Iglu-validated)",
+        "resolver": "Iglu resolver config (self-describing JSON)",
+        "since": "only runs at or after YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS (UTC)",
+        "run_manifest_table": "DynamoDB run-manifest table: skip recorded runs, record new ones",
+        "region": "AWS region for EMR (default: the archive bucket's region)",
+        "profile": "AWS profile for EMR and S3 (default: the standard credential chain)",
+        "log_path": "S3 folder for EMR logs (default s3://<archive-bucket>/populator/logs/)",
+        "assets": "S3 folder for uploads (default: populator-assets/ beside --log-path, else "
+        "s3://<archive-bucket>/populator/assets/)",
+        "kms_key_id": "KMS key for the uploaded storage config (default: SSE-S3, AES256)",
+        "jar": "S3 URI of a custom job artifact (.py or .jar) to run instead of ours",
+        "release_label": "EMR release (default emr-7.12.0)",
+        "instance_type": "EC2 instance type of every node (default m5.xlarge)",
+        "instance_count": "nodes: 1 master + N-1 core (default 3)",
+        "subnet_id": "EC2 subnet to start the cluster in (default: EMR's choice)",
+        "ec2_keyname": "EC2 key pair for SSH to the nodes",
+        "service_role": "EMR service role (default EMR_DefaultRole)",
+        "instance_profile": "EC2 instance profile of the nodes (default EMR_EC2_DefaultRole)",
+        "idle_timeout": "terminate the cluster after this many idle seconds (default 3600)",
+        "tag": "extra cluster tag KEY=VALUE (repeatable)",
+        "cluster_id": "add the step to this running cluster instead of starting one",
+        "step_id": "with --cluster-id: re-attach to this submitted step and wait for it",
+        "no_create_table": "fail instead of creating a missing events-manifest table",
+        "force": "start even if another backfill of the same table is active",
+        "dry_run": "print the exact EMR request (secrets redacted); create and upload nothing",
+        "wait": "follow the step to its end; exit 0 done, 1 failed (cause shown), 130 Ctrl-C",
+        "timeout": "with --wait: stop waiting after SECONDS, exit 3 (the step goes on)",
+        "poll_interval": "with --wait: first poll interval in seconds, backing off to 60 "
+        "(default 15)",
+        "log_wait": "with --wait: seconds to wait for a failed step's logs (default 120)",
+        "json": "print one JSON result object on stdout (cluster, step, state, exit code, cause)",
+    },
+)
+def run_emr(
+    c,
+    enriched_archive=None,
+    storage_config=None,
+    resolver=None,
+    since=None,
+    run_manifest_table=None,
+    region=None,
+    profile=None,
+    log_path=None,
+    assets=None,
+    kms_key_id=None,
+    jar=None,
+    release_label="emr-7.12.0",
+    instance_type="m5.xlarge",
+    instance_count="3",
+    subnet_id=None,
+    ec2_keyname=None,
+    service_role="EMR_DefaultRole",
+    instance_profile="EMR_EC2_DefaultRole",
+    idle_timeout="3600",
+    tag=None,
+    cluster_id=None,
+    step_id=None,
+    no_create_table=False,
+    force=False,
+    dry_run=False,
+    wait=False,
+    timeout=None,
+    poll_interval="15",
+    log_wait="120",
+    json=False,
+):
+    """Start the backfill on a transient EMR cluster (or a step on --cluster-id); see docs/emr.md.
+
+    Exit codes: 0 ok, 1 job failed, 2 bad input, 3 still running at --timeout, 130 cancelled.
+    Re-attach to a submitted step: inv run_emr --cluster-id J --step-id S --wait.
+    """
+    from populator.cli.common import command
+    from populator.cli.run_emr import EmrOptions
+    from populator.cli.run_emr import run_emr as run
+
+    options = EmrOptions(
+        since=since,
+        run_manifest_table=run_manifest_table,
+        region=region,
+        profile=profile,
+        log_path=log_path,
+        assets=assets,
+        kms_key_id=kms_key_id,
+        jar=jar,
+        release_label=release_label,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        subnet_id=subnet_id,
+        ec2_keyname=ec2_keyname,
+        service_role=service_role,
+        instance_profile=instance_profile,
+        idle_timeout=idle_timeout,
+        tags=tuple(tag or ()),
+        cluster_id=cluster_id,
+        step_id=step_id,
+        create_table=not no_create_table,
+        force=force,
+        dry_run=dry_run,
+        wait=wait,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        log_wait=log_wait,
+        json=json,
+    )
+    command(run)(enriched_archive, storage_config, resolver, options)
+
+
+@task(
+    klass=OptionalPositionalTask,
+    positional=["enriched_archive"],
+    auto_shortflags=False,
+    help={
+        "enriched_archive": "archive to list: s3://bucket/prefix/ (s3a://, s3n://) or a local dir",
+        "since": "only runs at or after YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS (UTC)",
+        "run_manifest_table": "DynamoDB run-manifest table: mark runs already processed",
+        "write_capacity": "WCU to estimate the backfill's duration at (default 1000)",
+        "region": "AWS region of the run-manifest table (default: the archive bucket's)",
+        "profile": "AWS profile (default: the standard credential chain)",
+        "json": "print one JSON object: runs, totals, estimate",
+    },
+)
+def list_runs(
+    c,
+    enriched_archive=None,
+    since=None,
+    run_manifest_table=None,
+    write_capacity=None,
+    region=None,
+    profile=None,
+    json=False,
+):
+    """List the archive's runs with sizes, Glacier/TTL/processed marks, and a cost estimate."""
+    from populator.cli.common import command
+    from populator.cli.list_runs import list_runs as run
+
+    command(run)(
+        enriched_archive,
+        since=since,
+        run_manifest_table=run_manifest_table,
+        json_output=json,
+        write_capacity=write_capacity,
+        region=region,
+        profile=profile,
+    )
 
 # ---- run_local / demo ----------------------------------------------------------------------
 # (owned by populator/cli/run_local.py and populator/cli/demo.py)
 
 
 @task(
+    klass=OptionalPositionalTask,
+    positional=["enriched_archive", "storage_config", "resolver"],
     help={
         "enriched_archive": "archive to read: s3://bucket/prefix/ (s3a://, s3n://) or a local dir",
         "storage_config": "DynamoDB storage config (self-describing JSON, Iglu-validated)",
@@ -64,3 +221,12 @@ def run_local(
         driver_memory=driver_memory,
     )
     command(run)(enriched_archive, storage_config, resolver, options, not no_create_table)
+
+
+@task(help={"directory": "where to leave the sample configs and reports (default .demo/)"})
+def demo(c, directory=".demo"):
+    """Whole product, no AWS account: moto + a sample archive + list_runs + two backfills."""
+    from populator.cli.common import command
+    from populator.cli.demo import demo as run_demo
+
+    command(run_demo)(directory)

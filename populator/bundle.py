@@ -44,7 +44,7 @@ __all__ = [
     "import_closure",
     "job_zip",
     "storage_config_json",
-    "upload_bundle",
+    "upload_artifacts",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -172,11 +172,12 @@ def import_closure(script: Path = JOB_SCRIPT, root: Path = PROJECT_ROOT) -> List
         for module, names, optional in _imports(tree, package):
             top = module.split(".")[0]
             if top != PACKAGE:
-                if top not in sys.stdlib_module_names and top not in ALLOWED_THIRD_PARTY:
-                    if not optional:
-                        foreign.add(f"{module} (in {label})")
+                known = top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY
+                if not known and not optional:
+                    foreign.add(f"{module} (in {label})")
                 continue
-            wanted = [module] + [f"{module}.{n}" for n in names if _module_file(f"{module}.{n}", root)]
+            submodules = [f"{module}.{n}" for n in names if _module_file(f"{module}.{n}", root)]
+            wanted = [module, *submodules]
             for name in wanted:
                 for candidate in [*_parents(name), name]:
                     if candidate in needed:
@@ -221,7 +222,7 @@ def bootstrap_script(boto3_version: str = BOTO3_FOR_EMR) -> bytes:
         "set -euo pipefail\n"
         f"python3 -c 'import boto3' 2>/dev/null || sudo python3 -m pip install --quiet "
         f"'boto3=={boto3_version}'\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def storage_config_json(storage: StorageConfig) -> bytes:
@@ -240,8 +241,11 @@ def build_bundle(
     boot = bootstrap_script()
     bundle = Bundle(
         storage_config=Artifact(
-            "storage-config", content_name("storage-config", ".json", config), config,
-            "application/json", secret=True,
+            "storage-config",
+            content_name("storage-config", ".json", config),
+            config,
+            "application/json",
+            secret=True,
         ),
         bootstrap=Artifact(
             "bootstrap", content_name("bootstrap-boto3", ".sh", boot), boot, "text/x-shellscript"
@@ -257,8 +261,12 @@ def build_bundle(
     return Bundle(
         storage_config=bundle.storage_config,
         bootstrap=bundle.bootstrap,
-        job=Artifact("job", content_name(script.stem, script.suffix, source), source, "text/x-python"),
-        py_files=Artifact("py-files", content_name(PACKAGE, ".zip", archive), archive, "application/zip"),
+        job=Artifact(
+            "job", content_name(script.stem, script.suffix, source), source, "text/x-python"
+        ),
+        py_files=Artifact(
+            "py-files", content_name(PACKAGE, ".zip", archive), archive, "application/zip"
+        ),
         modules=modules,
     )
 
@@ -295,17 +303,17 @@ def _same_encryption(head: Dict[str, Any], wanted: Dict[str, str]) -> bool:
     return key is None or str(head.get("SSEKMSKeyId", "")).endswith(key.split("/")[-1])
 
 
-def upload_bundle(
+def upload_artifacts(
     s3_client: Any,
     assets: S3Uri,
-    bundle: Bundle,
+    artifacts: Iterable[Artifact],
     kms_key_id: Optional[str] = None,
     log: Callable[[str], None] = lambda message: None,
 ) -> List[Upload]:
     """Put each artifact unless its content-addressed key exists (re-put a secret object whose
     encryption differs from what is asked)."""
     done: List[Upload] = []
-    for artifact in bundle.artifacts():
+    for artifact in artifacts:
         key = assets.key(artifact.filename)
         uri = artifact.uri(assets)
         extra = _encryption(kms_key_id) if artifact.secret else {}

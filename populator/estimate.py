@@ -129,7 +129,7 @@ def estimate(
             f"default {DEFAULT_BYTES_PER_EVENT} bytes/event (gzip-compressed enriched TSV); "
             "no data file could be sampled"
         )
-    events = int(round(total_bytes / per_event)) if total_bytes else 0
+    events = round(total_bytes / per_event) if total_bytes else 0
     writes = events
     return Estimate(
         bytes=total_bytes,
@@ -165,7 +165,7 @@ def human_bytes(count: float) -> str:
 
 def human_duration(seconds: float) -> str:
     """4,000 s -> '1h 06m 40s'; days once over a day."""
-    total = int(round(seconds))
+    total = round(seconds)
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)

@@ -19,6 +19,7 @@ import re
 import socket
 import ssl
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -99,6 +100,9 @@ class ConfigError(UserError):
         self.expected = self.problems[0].expected
         self.hint = hint
         super().__init__(self._render())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, "", "", self.hint, self.problems))
 
     def _render(self) -> str:
         shown = [
@@ -540,8 +544,6 @@ class _RepoProblem(Exception):
 
 
 def _print_notice(message: str) -> None:
-    import sys
-
     print(f"notice: {message}", file=sys.stderr, flush=True)
 
 

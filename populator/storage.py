@@ -71,6 +71,9 @@ class StorageConfigError(ValueError):
         self.expected = expected
         super().__init__(f"{source}: {field}: expected {expected}")
 
+    def __reduce__(self) -> Any:
+        return (type(self), (self.source, self.field, self.expected))
+
 
 def json_type(value: Any) -> str:
     """The JSON type of a value: the only thing about a value an error message may say."""

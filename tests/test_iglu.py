@@ -171,7 +171,10 @@ class Notices(list):
             "iglu:com.snowplowanalytics.snowplow.storage/amazon_dynamodb_config/jsonschema/2-0-0",
             STORAGE,
         ),
-        ("iglu:com.acme_1/my-event/jsonschema/10-20-30", SchemaKey("com.acme_1", "my-event", "jsonschema", "10-20-30")),
+        (
+            "iglu:com.acme_1/my-event/jsonschema/10-20-30",
+            SchemaKey("com.acme_1", "my-event", "jsonschema", "10-20-30"),
+        ),
     ],
 )
 def test_parse_schema_uri(uri: str, expected: SchemaKey) -> None:
@@ -255,8 +258,14 @@ def test_problems_name_paths_rules_and_types_never_values() -> None:
 def test_config_error_shape() -> None:
     error = ConfigError("r.json", "$.data.cacheSize", "a number", hint="See the docs.")
     assert str(error) == "r.json: $.data.cacheSize: expected a number. See the docs."
-    assert (error.path, error.json_path, error.expected) == ("r.json", "$.data.cacheSize", "a number")
-    assert str(ConfigError("r.json", "", "an existing file")) == "r.json: expected an existing file."
+    assert (error.path, error.json_path, error.expected) == (
+        "r.json",
+        "$.data.cacheSize",
+        "a number",
+    )
+    assert (
+        str(ConfigError("r.json", "", "an existing file")) == "r.json: expected an existing file."
+    )
 
 
 def test_one_of_reports_the_branch_the_user_meant() -> None:
@@ -277,7 +286,9 @@ def test_one_of_reports_the_branch_the_user_meant() -> None:
     neither = schema_problems(repo({}), schema)
     assert "exactly one of" in neither[0].expected
     bad_uri = schema_problems(repo({"http": {"uri": "not a uri"}}), schema)
-    assert [p[:2] for p in bad_uri] == [(f"{path}.http.uri", "an absolute URI such as http://iglucentral.com")]
+    assert [p[:2] for p in bad_uri] == [
+        (f"{path}.http.uri", "an absolute URI such as http://iglucentral.com")
+    ]
 
 
 # ---- self-describing files ----------------------------------------------------------------------
@@ -405,16 +416,16 @@ def test_bad_answers_become_one_notice_and_the_bundled_copy(
 
 def test_redirects_are_followed_but_the_apikey_stays_home(serve: Any, online: None) -> None:
     target = serve({SCHEMA_PATH: Route(body=served_schema("moved"))})
-    origin = serve({SCHEMA_PATH: Route(status=302, location=target.url + "/schemas/" + STORAGE.path)})
+    origin = serve(
+        {SCHEMA_PATH: Route(status=302, location=target.url + "/schemas/" + STORAGE.path)}
+    )
     resolver = Resolver([http_repo("Old", origin.url, apikey=APIKEY)], timeouts=FAST)
     assert resolver.resolve(STORAGE, notice=Notices())["description"] == "moved"
     assert origin.requests[0][1]["apikey"] == APIKEY
     assert "apikey" not in target.requests[0][1]
 
 
-def test_offline_skips_http_and_says_so_once(
-    serve: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_offline_skips_http_and_says_so_once(serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POPULATOR_IGLU_OFFLINE", "1")
     server = serve({SCHEMA_PATH: Route(body=served_schema("never fetched"))})
     notices = Notices()
@@ -466,4 +477,50 @@ def test_no_repositories_uses_bundled_with_a_notice() -> None:
 
 def test_default_resolver_is_iglu_central() -> None:
     resolver = Resolver.default()
-    assert [r.describe() for r in resolver.repositories] == ["'Iglu Central' (http://iglucentral.com)"]
+    assert [r.describe() for r in resolver.repositories] == [
+        "'Iglu Central' (http://iglucentral.com)"
+    ]
+
+
+def test_one_of_auth_like_iglu_centrals_2_0_0() -> None:
+    """Iglu Central's 2-0-0 writes auth as oneOf [object, null]: messages stay value-free."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "auth": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "properties": {
+                            "accessKeyId": {"type": "string"},
+                            "secretAccessKey": {"type": "string"},
+                        },
+                        "required": ["accessKeyId", "secretAccessKey"],
+                    },
+                    {"type": "null"},
+                ]
+            }
+        },
+    }
+    wrong_kind = schema_problems({"auth": SECRET}, schema)
+    assert [p[:2] for p in wrong_kind] == [
+        (
+            "$.data.auth",
+            "exactly one of: an object with accessKeyId, secretAccessKey or null; got a string",
+        )
+    ]
+    inner = schema_problems({"auth": {"accessKeyId": 5, "secretAccessKey": SECRET}}, schema)
+    assert [p[:2] for p in inner] == [("$.data.auth.accessKeyId", "a string, got number")]
+    assert_clean(str(ConfigError("s.json", problems=wrong_kind + inner)))
+
+
+def test_errors_survive_pickling() -> None:
+    import pickle
+
+    from populator.storage import StorageConfigError
+
+    error = ConfigError("s.json", hint="Hint.", problems=[Problem("$.data", "an object")])
+    copy = pickle.loads(pickle.dumps(error))
+    assert str(copy) == str(error) == "s.json: $.data: expected an object. Hint."
+    storage_error = StorageConfigError("s3://b/k", "$.data.id", "a UUID string")
+    assert str(pickle.loads(pickle.dumps(storage_error))) == str(storage_error)

@@ -203,7 +203,9 @@ BAD = [
 @pytest.mark.parametrize(
     ("obj", "json_path", "expected"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
 )
-def test_bad_configs_name_the_field_never_the_value(obj: Any, json_path: str, expected: str) -> None:
+def test_bad_configs_name_the_field_never_the_value(
+    obj: Any, json_path: str, expected: str
+) -> None:
     with pytest.raises(StorageConfigError) as info:
         StorageConfig.from_self_describing(obj, "s3://bucket/storage.json")
     message = str(info.value)
@@ -247,7 +249,9 @@ def test_text_and_file_loaders(tmp_path: Path) -> None:
         ({"table": 5}, "table"),
     ],
 )
-def test_inconsistent_values_are_refused_at_construction(kwargs: Dict[str, Any], field: str) -> None:
+def test_inconsistent_values_are_refused_at_construction(
+    kwargs: Dict[str, Any], field: str
+) -> None:
     values = dict(
         name="n",
         region="us-east-1",

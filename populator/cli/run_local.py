@@ -18,6 +18,7 @@ from populator.errors import Cancelled, JobFailed, UserError
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(populator.__file__)))
 JOB_SCRIPT = os.path.join(PROJECT_ROOT, "spark_jobs", "populate_manifest.py")
+LOG4J2_PROPERTIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ def build_local_command(archive: str, storage_path: str, run: LocalRun) -> List[
         run.master,
         "--driver-memory",
         run.driver_memory,
+        "--driver-java-options",
+        f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}",
         "--conf",
         "spark.ui.showConsoleProgress=true",
         "--conf",

@@ -74,7 +74,13 @@ _TAG_TEXT_RE = re.compile(r"[\w .:/=+\-@]*", re.UNICODE)
 COMMAND_RUNNER = "command-runner.jar"
 # One driver attempt: YARN's default second attempt would silently re-run the whole backfill
 # and bury the first attempt's error.
-SPARK_SUBMIT_PREFIX = ("spark-submit", "--deploy-mode", "cluster", "--conf", "spark.yarn.maxAppAttempts=1")
+SPARK_SUBMIT_PREFIX = (
+    "spark-submit",
+    "--deploy-mode",
+    "cluster",
+    "--conf",
+    "spark.yarn.maxAppAttempts=1",
+)
 
 
 @dataclass(frozen=True)

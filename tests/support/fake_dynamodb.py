@@ -883,6 +883,7 @@ class Stats:
     def __init__(self) -> None:
         self.started = time.monotonic()
         self.cpu_started = time.process_time()
+        self.times_started = os.times()
         self.requests = 0
         self.operations: Dict[str, Dict[str, int]] = {}
         self.outcomes: Dict[str, int] = dict.fromkeys(OUTCOMES, 0)
@@ -901,6 +902,7 @@ class Stats:
         return counters
 
     def snapshot(self, open_connections: int, tables: Mapping[str, Table]) -> Dict[str, Any]:
+        times = os.times()
         return {
             "requests": self.requests,
             "operations": {op: dict(c) for op, c in sorted(self.operations.items())},
@@ -912,6 +914,8 @@ class Stats:
             "write_units": self.write_units,
             "tables": {name: len(t.items) for name, t in sorted(tables.items())},
             "cpu_seconds": round(time.process_time() - self.cpu_started, 6),
+            "cpu_user_seconds": round(times.user - self.times_started.user, 6),
+            "cpu_system_seconds": round(times.system - self.times_started.system, 6),
             "uptime_seconds": round(time.monotonic() - self.started, 6),
             "pid": os.getpid(),
         }
@@ -970,7 +974,7 @@ class FakeDynamoDBServer:
         self.tables: Dict[str, Table] = {}
         self.buckets: Dict[str, TokenBucket] = {}
         self.stats = Stats()
-        self._writers: set = set()
+        self._connections: Dict[asyncio.Task, asyncio.StreamWriter] = {}
         self._server: Optional[asyncio.base_events.Server] = None
         self._request_prefix = f"{random.getrandbits(160):040X}"
         self._request_counter = 0
@@ -989,12 +993,15 @@ class FakeDynamoDBServer:
         return self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
+        """Stop listening and end every open connection (their tasks are cancelled)."""
         if self._server is not None:
             self._server.close()
-            for writer in list(self._writers):
-                writer.close()
             await self._server.wait_closed()
             self._server = None
+        tasks = list(self._connections)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def serve_forever(self) -> None:
         assert self._server is not None
@@ -1019,7 +1026,7 @@ class FakeDynamoDBServer:
 
     def _control(self, method: str, path: str, body: bytes) -> Tuple[int, Dict[str, Any]]:
         if path == "/_control/stats" and method == "GET":
-            return 200, self.stats.snapshot(len(self._writers), self.tables)
+            return 200, self.stats.snapshot(len(self._connections), self.tables)
         if path == "/_control/config" and method == "GET":
             return 200, {"config": self.config.to_json()}
         if path == "/_control/config" and method == "POST":
@@ -1039,7 +1046,9 @@ class FakeDynamoDBServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve one keep-alive connection: requests are answered in order (pipelining-safe)."""
         self.stats.connections_opened += 1
-        self._writers.add(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[task] = writer
         try:
             while True:
                 try:
@@ -1069,7 +1078,7 @@ class FakeDynamoDBServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._writers.discard(writer)
+            self._connections.pop(task, None)
             writer.close()
 
     @staticmethod
@@ -1136,15 +1145,15 @@ class FakeDynamoDBServer:
         chunks: List[bytes] = []
         total = 0
         while True:
-            line = await reader.readuntil(b"\r\n")
             try:
+                line = await reader.readuntil(b"\r\n")
                 size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise _HttpError(400, "malformed chunk size") from None
-            if size == 0:
-                while await reader.readuntil(b"\r\n") != b"\r\n":
-                    pass  # trailers are ignored
-                return b"".join(chunks)
+                if size == 0:
+                    while await reader.readuntil(b"\r\n") != b"\r\n":
+                        pass  # trailers are ignored
+                    return b"".join(chunks)
+            except (ValueError, asyncio.LimitOverrunError):
+                raise _HttpError(400, "malformed chunk framing") from None
             total += size
             if total > MAX_BODY_BYTES:
                 raise _HttpError(413, "request body too large")
