@@ -132,7 +132,9 @@ def realistic_archive(
             pool.append((event_id, fingerprint))
         # In-run duplicate: the same event twice in one run.
         dup_id, dup_fp = pool[-1]
-        lines.append(make_line(dup_id, tstamp(started + timedelta(minutes=6)), dup_fp))
+        dup_etl = started + timedelta(minutes=6)
+        lines.append(make_line(dup_id, tstamp(dup_etl), dup_fp))
+        record(dup_id, dup_fp, int(dup_etl.timestamp()), started)
         if index > 0:
             # Cross-run duplicates: events of the previous run seen again, with a later time.
             for event_id, fingerprint in pool[-2 * events_per_run : -2 * events_per_run + 3]:

@@ -12,10 +12,16 @@ from typing import Any, List, Optional
 
 from populator.job.driver import finish, run_job
 from populator.job.options import parse_options
+from populator.job.report import new_report
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
-_INPUT_ERRORS = ("StorageConfigError", "ManifestTableError", "ValueError", "ReadError", "FileNotFoundError")
+_INPUT_ERRORS = (
+    "StorageConfigError",
+    "ManifestTableError",
+    "ValueError",
+    "FileNotFoundError",
+)
 
 
 def main(argv: Optional[List[str]] = None, spark: Any = None) -> int:
@@ -29,7 +35,14 @@ def main(argv: Optional[List[str]] = None, spark: Any = None) -> int:
         report = run_job(options, spark)
     except Exception as error:
         name = type(error).__name__
-        print(f"error: {error}" if str(error) else f"error: {name}", file=sys.stderr, flush=True)
+        message = str(error) or name
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        failed = new_report()
+        failed.update(status="failed", archive=options.enriched_archive, errors=[message])
+        try:
+            finish(failed, options)
+        except Exception as report_error:  # the report is a courtesy; the exit code is the truth
+            print(f"error: could not write the report: {report_error}", file=sys.stderr)
         return EXIT_BAD_INPUT if name in _INPUT_ERRORS else EXIT_FAILED
     return finish(report, options)
 

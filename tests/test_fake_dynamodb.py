@@ -47,6 +47,9 @@ DEFAULTS: Dict[str, Any] = {
 }
 
 Outcome = Tuple[Any, ...]
+# moto still words these with DynamoDB's pre-2020 text (from before empty non-key strings were
+# allowed); the fake uses today's. Codes and statuses must still match.
+MOTO_OUTDATED_MESSAGES = {"empty hash key", "empty range key"}
 
 
 def manifest_item(event_id: str, fingerprint: str, etl_time: int) -> Dict[str, Dict[str, str]]:
@@ -115,7 +118,8 @@ def run_scenario(client: Any, manifest: str, runs: str) -> List[Outcome]:
         except ClientError as exc:
             error = exc.response["Error"]
             status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
-            outcomes.append((name, "error", error["Code"], status, exc.response.get("Item")))
+            item = exc.response.get("Item")
+            outcomes.append((name, "error", error["Code"], status, item, error["Message"]))
             return
         response.pop("ResponseMetadata", None)
         response.pop("ConsumedCapacity", None)
@@ -342,6 +346,8 @@ def test_same_outcomes_as_moto(dynamodb, fake: FakeDynamoDB, unique_name) -> Non
     actual = run_scenario(fake.client(**NO_RETRIES), manifest, runs)
     assert [o[:2] for o in actual] == [o[:2] for o in expected]
     for want, got in zip(expected, actual):
+        if want[0] in MOTO_OUTDATED_MESSAGES:
+            want, got = want[:-1], got[:-1]
         assert got == want, want[0]
     # And they are right, not merely equal:
     outcome = dict((o[0], o[1:]) for o in actual)
@@ -592,11 +598,14 @@ def test_write_capacity_throttles_above_the_rate(fake: FakeDynamoDB, client: Any
     accepted = codes.count(None)
     assert set(codes) == {None, "ProvisionedThroughputExceededException"}
     assert 20 <= accepted <= 20 + 20 * elapsed + 1
-    # A failed conditional write still consumes capacity.
+    # A failed conditional write still consumes capacity: 40 of them drain the 20-write burst.
     time.sleep(1.05)
-    for _ in range(25):
+    before = fake.stats()["outcomes"]
+    for _ in range(40):
         _error_code(lambda: put_manifest(client, "manifest", manifest_item("0", "f", 2)))
-    assert fake.stats()["outcomes"]["throttled"] > 60 - accepted
+    after = fake.stats()["outcomes"]
+    assert after["conditional_failed"] - before["conditional_failed"] >= 20
+    assert after["throttled"] > before["throttled"]
     # BatchWriteItem hands back what it could not write.
     time.sleep(0.3)  # about 6 tokens
     response = client.batch_write_item(

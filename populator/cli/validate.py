@@ -58,7 +58,7 @@ def validate_inputs(
     local_archive_ok: bool = True,
 ) -> Inputs:
     """Check everything that needs no AWS call; raise UserError with one clear paragraph."""
-    from populator.config import validate_configs
+    from populator.config import load_resolver_config, load_storage_config
 
     archive = validate_archive(
         require(enriched_archive, "ENRICHED_ARCHIVE", "the enriched archive, e.g. s3://bucket/enriched/archive/")
@@ -75,9 +75,12 @@ def validate_inputs(
             raise UserError(str(error)) from None
     storage_path = require(storage_config, "STORAGE_CONFIG", "the DynamoDB storage config (JSON) path")
     resolver_path = require(resolver, "RESOLVER", "the Iglu resolver config (JSON) path")
-    storage = validate_configs(storage_path, resolver_path, notify)
-    if storage.credentials is not None:
-        protect_secret(storage.credentials.secret_access_key)
+    iglu = load_resolver_config(resolver_path)
+    for apikey in iglu.secrets:
+        protect_secret(apikey)
+    storage = load_storage_config(storage_path, iglu, notify)
+    for secret in storage.secrets():
+        protect_secret(secret)
     return Inputs(archive=archive, since=moment, storage=storage)
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from populator import aws
 from populator.archive import Run, list_runs
 from populator.job import sinks
-from populator.job.options import JobOptions
+from populator.job.options import JobOptions, dynamodb_endpoint
 from populator.job.partitions import (
     COUNT,
     READ_ERROR,
@@ -30,6 +30,7 @@ from populator.job.partitions import (
 )
 from populator.job.report import new_report, summary, to_json
 from populator.manifest import EventsManifest
+from populator.retry import RetryPolicy
 from populator.run_manifests import RunManifests
 from populator.storage import StorageConfig
 
@@ -61,7 +62,7 @@ def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, An
     storage = load_storage(options.storage_config, options.endpoint_url)
     report["table"] = storage.table
     s3 = aws.s3_client(options.endpoint_url)
-    dynamodb = aws.dynamodb_client(storage, options.endpoint_url)
+    dynamodb = aws.dynamodb_client(storage, dynamodb_endpoint(options))
 
     manifest = EventsManifest(dynamodb, storage.table)
     manifest.check()
@@ -98,6 +99,8 @@ def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, An
         now=int(time.time()),
         skip_expired=skip_expired,
         bad_rows=options.bad_rows,
+        retry=RetryPolicy(max_attempts=options.retry_attempts),
+        dynamodb_endpoint_url=options.dynamodb_endpoint_url,
     )
     failed_runs = _process(spark, todo, options, context, storage.table, report, run_manifest, log)
     report["elapsed_seconds"] = round(time.monotonic() - started, 3)
@@ -190,7 +193,17 @@ def _process(
                 failed_runs.append(run.run_id)
                 report["runs"]["not_recorded"].append(run.run_id)
             elif run_manifest is not None:
-                run_manifest.add(run.prefix)
+                try:
+                    run_manifest.add(run.prefix)
+                except Exception as error:
+                    written = False
+                    report["errors"].append(
+                        f"recording run {run.run_id} in the run manifest failed: {_cause(error)}"
+                    )
+                    log(f"error: {report['errors'][-1]}")
+                    failed_runs.append(run.run_id)
+                    report["runs"]["not_recorded"].append(run.run_id)
+                    continue
                 report["runs"]["recorded"].append(run.run_id)
         log(f"populator: batch {number} done ({len(batch)} run(s), {'ok' if written else 'FAILED'})")
         if not written:

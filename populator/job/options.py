@@ -23,6 +23,8 @@ class JobOptions:
     in_flight: int = DEFAULT_IN_FLIGHT
     include_expired: bool = False
     endpoint_url: Optional[str] = None
+    dynamodb_endpoint_url: Optional[str] = None
+    retry_attempts: int = 16
     accept_read_errors: bool = False
     batches: int = 10
     partitions: Optional[int] = None
@@ -59,6 +61,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--in-flight", type=_positive, default=DEFAULT_IN_FLIGHT, help="concurrent writes per partition")
     p.add_argument("--include-expired", action="store_true", help="also write items whose ttl has passed")
     p.add_argument("--endpoint-url", help="AWS endpoint for S3 and DynamoDB (else AWS_ENDPOINT_URL)")
+    p.add_argument("--dynamodb-endpoint-url", help="DynamoDB endpoint only (default: --endpoint-url)")
+    p.add_argument("--retry-attempts", type=_positive, default=16, help="attempts per write before the task fails")
     p.add_argument("--accept-read-errors", action="store_true", help="record runs with unreadable files anyway")
     p.add_argument("--batches", type=_positive, default=10, help="write runs in this many checkpointed batches")
     p.add_argument("--partitions", type=_positive, help="write partitions (default: from the data size)")
@@ -68,3 +72,7 @@ def parser() -> argparse.ArgumentParser:
 def parse_options(argv: List[str]) -> JobOptions:
     """Parse argv; argparse exits 2 with a usage message on bad arguments."""
     return JobOptions(**vars(parser().parse_args(argv)))
+
+
+def dynamodb_endpoint(options: JobOptions) -> Optional[str]:
+    return options.dynamodb_endpoint_url or options.endpoint_url

@@ -37,12 +37,13 @@ class JobContext:
     """Everything executors need; pickled into each task (holds no secret but the config's)."""
 
     storage: Dict[str, Any]  # self-describing storage config
-    endpoint_url: Optional[str]
+    endpoint_url: Optional[str]  # S3 (and DynamoDB unless dynamodb_endpoint_url)
     in_flight: int
     now: int
     skip_expired: bool
     bad_rows: Optional[str]
     retry: RetryPolicy = RetryPolicy()
+    dynamodb_endpoint_url: Optional[str] = None
 
 
 _clients: Dict[str, Any] = {}
@@ -57,11 +58,12 @@ def _s3(context: JobContext) -> Any:
 
 def _dynamodb(context: JobContext) -> Any:
     """One client per Python worker, reused across tasks (keeps connections warm)."""
-    key = f"ddb|{context.endpoint_url}|{context.in_flight}"
+    endpoint = context.dynamodb_endpoint_url or context.endpoint_url
+    key = f"ddb|{endpoint}|{context.in_flight}"
     if key not in _clients:
         storage = StorageConfig.from_self_describing(context.storage)
         _clients[key] = aws.dynamodb_client(
-            storage, context.endpoint_url, max_pool_connections=context.in_flight + 2, retries=False
+            storage, endpoint, max_pool_connections=context.in_flight + 2, retries=False
         )
     return _clients[key]
 

@@ -940,6 +940,11 @@ _REASONS = {
 }
 
 
+def _asks_keep_alive(headers: Mapping[str, str]) -> bool:
+    """HTTP/1.0 clients keep a connection only if the answer confirms ``Connection: keep-alive``."""
+    return "keep-alive" in headers.get("connection", "").lower()
+
+
 class _HttpError(Exception):
     """A malformed request: answered with ``status`` and the connection closed."""
 
@@ -1064,10 +1069,21 @@ class FakeDynamoDBServer:
                 except _HttpError as exc:
                     writer.write(self._plain(exc.status, str(exc), close=True))
                     return
+                if method == "HEAD":  # headers only, as RFC 9110 requires
+                    ok = path.partition("?")[0] == "/"
+                    response = self._plain(200 if ok else 404, "healthy: fake-dynamodb", True)
+                    writer.write(response[: response.index(b"\r\n\r\n") + 4])
+                    return
                 if path.startswith("/_control/"):
                     status, payload = self._control(method, path, body)
                     writer.write(
-                        self._response(status, _dumps(payload), "application/json", not keep_alive)
+                        self._response(
+                            status,
+                            _dumps(payload),
+                            "application/json",
+                            close=not keep_alive,
+                            keep_alive_header=_asks_keep_alive(headers),
+                        )
                     )
                 elif not await self._api(method, path, headers, body, writer, keep_alive):
                     return
@@ -1175,6 +1191,7 @@ class FakeDynamoDBServer:
         content_type: str = "application/x-amz-json-1.0",
         close: bool = False,
         request_id: Optional[str] = None,
+        keep_alive_header: bool = False,
     ) -> bytes:
         head = [
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
@@ -1186,6 +1203,8 @@ class FakeDynamoDBServer:
             head.append(f"x-amz-crc32: {zlib.crc32(body) & 0xFFFFFFFF}")
         if close:
             head.append("Connection: close")
+        elif keep_alive_header:
+            head.append("Connection: keep-alive")
         return (
             "\r\n".join(head).encode("latin-1")
             + b"\r\nServer: fake-dynamodb\r\nDate: "
@@ -1216,7 +1235,7 @@ class FakeDynamoDBServer:
             writer.write(self._plain(404, f"no such path {path}", close))
             return True
         if method != "POST":
-            if method in ("GET", "HEAD"):  # DynamoDB's health check answer
+            if method == "GET":  # DynamoDB's health check answer
                 writer.write(self._plain(200, "healthy: fake-dynamodb", close))
             else:
                 writer.write(self._plain(405, "DynamoDB accepts POST only", close))
@@ -1257,7 +1276,15 @@ class FakeDynamoDBServer:
             await asyncio.sleep(delay)
         if writer.is_closing():
             return False
-        writer.write(self._response(status, payload, close=close, request_id=request_id))
+        writer.write(
+            self._response(
+                status,
+                payload,
+                close=close,
+                request_id=request_id,
+                keep_alive_header=_asks_keep_alive(headers),
+            )
+        )
         return True
 
     def _count(self, counters: Dict[str, int], outcome: str) -> None:

@@ -1,0 +1,214 @@
+"""The job bundle: exactly the modules the job imports, deterministic, content-addressed."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from populator.bundle import (
+    BOTO3_FOR_EMR,
+    JOB_SCRIPT,
+    BundleError,
+    bootstrap_script,
+    build_bundle,
+    content_name,
+    import_closure,
+    job_zip,
+    upload_artifacts,
+)
+from populator.s3uri import S3Uri
+from populator.storage import Credentials, StorageConfig, parse_storage_config_text
+
+SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY/="
+STORAGE = StorageConfig(
+    name="m",
+    region="us-east-1",
+    table="manifest",
+    credentials=Credentials("AKIAIOSFODNN7EXAMPLE", SECRET),
+    schema_version="2-0-0",
+    id=str(uuid.UUID(int=7)),
+    purpose="EVENTS_MANIFEST",
+)
+
+
+def make_package(root: Path, files: dict) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_closure_follows_imports_exactly(tmp_path: Path) -> None:
+    make_package(
+        tmp_path,
+        {
+            "job.py": "import os\nfrom populator.a import thing\nimport populator.sub.d\n",
+            "populator/__init__.py": "",
+            "populator/a.py": (
+                "from typing import TYPE_CHECKING\nfrom . import c\nfrom .b import x\n"
+                "if TYPE_CHECKING:\n    from populator import only_for_types\n"
+                "try:\n    import ujson\nexcept ImportError:\n    ujson = None\n"
+                "def later():\n    from populator import lazy\n"
+            ),
+            "populator/b.py": "import boto3\nimport json\n",
+            "populator/c.py": "",
+            "populator/lazy.py": "",
+            "populator/only_for_types.py": "",
+            "populator/unused.py": "",
+            "populator/sub/__init__.py": "from populator.sub import e\n",
+            "populator/sub/d.py": "",
+            "populator/sub/e.py": "",
+        },
+    )
+    assert import_closure(tmp_path / "job.py", tmp_path) == [
+        "populator",
+        "populator.a",
+        "populator.b",
+        "populator.c",
+        "populator.lazy",
+        "populator.sub",
+        "populator.sub.d",
+        "populator.sub.e",
+    ]
+
+
+def test_closure_refuses_what_emr_lacks(tmp_path: Path) -> None:
+    make_package(
+        tmp_path,
+        {
+            "job.py": "import populator.a\n",
+            "populator/__init__.py": "",
+            "populator/a.py": "import jsonschema\n",
+        },
+    )
+    with pytest.raises(BundleError, match=r"jsonschema \(in populator/a.py\)"):
+        import_closure(tmp_path / "job.py", tmp_path)
+    (tmp_path / "job.py").write_text("import populator.missing\n")
+    with pytest.raises(BundleError, match=r"populator\.missing, which does not exist"):
+        import_closure(tmp_path / "job.py", tmp_path)
+
+
+@pytest.mark.skipif(not JOB_SCRIPT.exists(), reason="the job script has not landed yet")
+def test_real_job_closure_is_complete_and_launcher_free(tmp_path: Path) -> None:
+    modules = import_closure()
+    assert "populator" in modules and "populator.storage" in modules
+    for launcher_only in (
+        "populator.config",
+        "populator.iglu",
+        "populator.bundle",
+        "populator.redact",
+    ):
+        assert launcher_only not in modules
+    assert not any(m.startswith(("populator.cli", "populator.emr")) for m in modules)
+    # Everything the script imports when loaded must come from the zip alone.
+    zipped = tmp_path / "populator.zip"
+    zipped.write_bytes(job_zip(modules))
+    script = tmp_path / "job.py"
+    shutil.copy(JOB_SCRIPT, script)
+    probe = (
+        "import runpy, sys\n"
+        f"runpy.run_path({str(script)!r}, run_name='not_main')\n"
+        "import json\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'populator')))\n"
+        "print(sys.modules['populator'].__file__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(zipped)}
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    loaded, origin = run.stdout.splitlines()
+    assert set(json.loads(loaded)) <= set(modules)
+    assert origin.startswith(str(zipped))
+
+
+def test_zip_is_deterministic_and_sorted() -> None:
+    modules = ["populator.since", "populator", "populator.s3uri"]
+    first, second = job_zip(modules), job_zip(list(reversed(modules)))
+    assert first == second
+    with zipfile.ZipFile(io.BytesIO(first)) as archive:
+        infos = archive.infolist()
+        assert [i.filename for i in infos] == [
+            "populator/__init__.py",
+            "populator/s3uri.py",
+            "populator/since.py",
+        ]
+        assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+        assert {i.external_attr >> 16 for i in infos} == {0o100644}
+        assert archive.read("populator/since.py") == Path("populator/since.py").read_bytes()
+
+
+def test_bootstrap_installs_boto3_only_when_missing() -> None:
+    assert bootstrap_script("1.42.97").decode() == (
+        "#!/bin/bash\n"
+        "# Bootstrap action of the event manifest populator: the job needs boto3 on every node.\n"
+        "set -euo pipefail\n"
+        "python3 -c 'import boto3' 2>/dev/null || sudo python3 -m pip install --quiet "
+        "'boto3==1.42.97'\n"
+    )
+    assert BOTO3_FOR_EMR.startswith("1.42.")  # 1.43 needs Python 3.10; EMR 7 has 3.9
+
+
+@pytest.mark.skipif(not JOB_SCRIPT.exists(), reason="the job script has not landed yet")
+def test_bundle_names_are_content_addressed() -> None:
+    bundle = build_bundle(STORAGE)
+    roles = [a.role for a in bundle.artifacts()]
+    assert roles == ["job", "py-files", "bootstrap", "storage-config"]
+    for artifact in bundle.artifacts():
+        digest = hashlib.sha256(artifact.body).hexdigest()
+        assert artifact.sha256 == digest and digest in artifact.filename
+    assert bundle.job is not None and bundle.job.body == JOB_SCRIPT.read_bytes()
+    assert bundle.job.filename == f"populate_manifest-{bundle.job.sha256}.py"
+    assert bundle.storage_config.secret and not bundle.bootstrap.secret
+    assert parse_storage_config_text(bundle.storage_config.body.decode()) == STORAGE
+    assert build_bundle(STORAGE) == bundle
+    assert content_name("x", ".json", b"{}") == f"x-{hashlib.sha256(b'{}').hexdigest()}.json"
+    custom = build_bundle(STORAGE, include_job=False)
+    assert [a.role for a in custom.artifacts()] == ["bootstrap", "storage-config"]
+
+
+def test_upload_skips_present_objects_and_encrypts_the_config(s3, bucket) -> None:
+    bundle = build_bundle(STORAGE, include_job=False)
+    assets = S3Uri(bucket, "populator/assets/")
+    said: list = []
+    first = upload_artifacts(s3, assets, bundle.artifacts(), log=said.append)
+    assert [u.uploaded for u in first] == [True, True]
+    config_key = f"populator/assets/{bundle.storage_config.filename}"
+    assert first[1].uri == f"s3://{bucket}/{config_key}"
+    head = s3.head_object(Bucket=bucket, Key=config_key)
+    assert head["ServerSideEncryption"] == "AES256"
+    assert head["ContentType"] == "application/json"
+    body = s3.get_object(Bucket=bucket, Key=config_key)["Body"].read()
+    assert body == bundle.storage_config.body
+    boot = s3.head_object(Bucket=bucket, Key=f"populator/assets/{bundle.bootstrap.filename}")
+    assert "ServerSideEncryption" not in boot or boot["ServerSideEncryption"] == "AES256"
+
+    again = upload_artifacts(s3, assets, bundle.artifacts(), log=said.append)
+    assert [u.uploaded for u in again] == [False, False]
+    assert any("already uploaded" in line for line in said)
+    assert not any(SECRET in line for line in said)
+
+    # Asking for KMS re-puts the config (same key, same content, now aws:kms).
+    kms = upload_artifacts(s3, assets, bundle.artifacts(), kms_key_id="alias/backfill")
+    assert [u.uploaded for u in kms] == [False, True]
+    head = s3.head_object(Bucket=bucket, Key=config_key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert [
+        u.uploaded for u in upload_artifacts(s3, assets, bundle.artifacts(), "alias/backfill")
+    ] == [
+        False,
+        False,
+    ]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="populator/assets/")["KeyCount"]
+    assert listed == 2
+    assert json.loads(body)["data"]["dynamodbTable"] == "manifest"

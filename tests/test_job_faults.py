@@ -1,0 +1,100 @@
+"""The job against a DynamoDB endpoint that throttles, fails, drops and stalls writes.
+
+The endpoint is our loopback fake (tests/support/fake_dynamodb.py), whose condition semantics
+are checked against moto's in test_fake_dynamodb.py; moto cannot inject faults.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+
+from populator.events import TTL_SECONDS
+from populator.manifest import EventsManifest
+from populator.run_manifests import RunManifests
+from populator.sample_archive import realistic_archive, write_to_dir
+from spark_jobs.populate_manifest import main
+from tests.support.fake_dynamodb import FakeDynamoDB
+from tests.support.jobs import dump_table, job_args, storage_config, write_json
+
+pytestmark = pytest.mark.spark
+
+NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> tuple:
+    sample = realistic_archive(now=NOW, runs=3, events_per_run=80, seed=11)
+    return sample, write_to_dir(sample, str(tmp_path_factory.mktemp("archive")))
+
+
+@pytest.fixture
+def fake():
+    with FakeDynamoDB(seed=5) as server:
+        yield server
+
+
+def client(endpoint: str):
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5])
+def test_faults_still_end_with_the_complete_correct_table(
+    spark, archive, fake, tmp_path: Path, rate: float
+) -> None:
+    sample, root = archive
+    ddb = client(fake.endpoint_url)
+    EventsManifest(ddb, "manifest").create()
+    fake.configure(
+        fault_rate=rate, faults=["throttle", "server_error", "drop", "slow"], slow_ms=30
+    )
+    config = write_json(tmp_path / "storage.json", storage_config("manifest"))
+    report_path = tmp_path / "report.json"
+    args = job_args(root, config, "--dynamodb-endpoint-url", fake.endpoint_url, report=str(report_path))
+
+    assert main(args, spark) == 0
+
+    fake.configure(fault_rate=0.0)
+    items = {k: v for k, v in dump_table(ddb, "manifest").items() if k[1] != "GLACIER"}
+    assert items == {k: (v, v + TTL_SECONDS) for k, v in sample.expected.items()}
+    report = json.loads(report_path.read_text())
+    assert report["writes"]["retries"] > 0
+    assert report["writes"]["throttles"] > 0
+    assert report["writes"]["failed"] == 0
+    stats = fake.stats()
+    assert report["writes"]["requests"] >= len(sample.expected) + report["writes"]["retries"] - 5
+
+
+def test_a_sustained_outage_fails_the_job_and_records_no_run(
+    spark, archive, fake, tmp_path: Path, capsys
+) -> None:
+    _, root = archive
+    ddb = client(fake.endpoint_url)
+    EventsManifest(ddb, "manifest").create()
+    config = write_json(tmp_path / "storage.json", storage_config("manifest"))
+    report_path = tmp_path / "report.json"
+    fake.configure(outage=True)
+    args = job_args(
+        root,
+        config,
+        "--dynamodb-endpoint-url",
+        fake.endpoint_url,
+        "--run-manifest-table",
+        "runs",
+        "--retry-attempts",
+        "3",
+        report=str(report_path),
+    )
+
+    assert main(args, spark) == 1
+
+    report = json.loads(report_path.read_text())
+    assert report["status"] == "failed"
+    assert report["runs"]["recorded"] == []
+    assert RunManifests(ddb, "runs").list() == []
+    assert "failed" in report["errors"][0] and "InternalServerError" in report["errors"][0]
+    assert "Events manifest backfill: FAILED" in capsys.readouterr().out
