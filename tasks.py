@@ -206,7 +206,8 @@ def run_local(
 ):
     """Validate like run_emr, then run the populator job on Spark's local master."""
     from populator.cli.common import command
-    from populator.cli.run_local import LocalRun, run_local as run
+    from populator.cli.run_local import LocalRun
+    from populator.cli.run_local import run_local as run
 
     options = LocalRun(
         master=master,

@@ -72,7 +72,7 @@ def make_line(
     fields[ETL_TSTAMP] = etl_tstamp
     fields[COLLECTOR_TSTAMP] = etl_tstamp
     fields[EVENT_ID] = event_id if event_id is not None else str(uuid.uuid4())
-    if EVENT_FINGERPRINT < field_count:
+    if field_count > EVENT_FINGERPRINT:
         fields[EVENT_FINGERPRINT] = fingerprint or ""
     for index, value in (overrides or {}).items():
         fields[index] = value

@@ -16,8 +16,7 @@ RANGE_KEY = "fingerprint"
 ETL_TIME = "etlTime"
 TTL_ATTRIBUTE = "ttl"
 CONDITION = (
-    f"(attribute_not_exists({HASH_KEY}) AND attribute_not_exists({RANGE_KEY}))"
-    f" OR {ETL_TIME} = :tst"
+    f"(attribute_not_exists({HASH_KEY}) AND attribute_not_exists({RANGE_KEY})) OR {ETL_TIME} = :tst"
 )
 KEY_SCHEMA = [
     {"AttributeName": HASH_KEY, "KeyType": "HASH"},
@@ -167,9 +166,7 @@ class EventsManifest:
             and spec.get("AttributeName") == TTL_ATTRIBUTE
         )
 
-    def put(
-        self, event_id: str, fingerprint: str, etl_tstamp: Union[str, datetime, int]
-    ) -> bool:
+    def put(self, event_id: str, fingerprint: str, etl_tstamp: Union[str, datetime, int]) -> bool:
         """True: stored (new, or a re-run of the same batch). False: a duplicate from another."""
         seconds = etl_tstamp if isinstance(etl_tstamp, int) else etl_time(etl_tstamp)
         request = build_put_request(self.table_name, event_id, fingerprint, seconds)

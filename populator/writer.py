@@ -42,7 +42,7 @@ class WriteStats:
     throttles: int = 0
     failed: int = 0
 
-    def add(self, other: "WriteStats") -> "WriteStats":
+    def add(self, other: WriteStats) -> WriteStats:
         for field in fields(self):
             setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
         return self
@@ -70,19 +70,21 @@ class BotocoreSender:
 
 
 _DONE = object()
+DEFAULT_POLICY = RetryPolicy()
 
 
 def write_items(
     items: Iterable[Item],
     send: Sender,
     in_flight: int = 32,
-    policy: RetryPolicy = RetryPolicy(),
+    policy: Optional[RetryPolicy] = None,
     sleep: Callable[[float], None] = time.sleep,
     seed: Optional[int] = None,
 ) -> WriteStats:
     """Write every item; return the counts, or raise WriteFailed after stopping all threads."""
+    policy = policy or DEFAULT_POLICY
     in_flight = max(1, int(in_flight))
-    work: "queue.Queue[Any]" = queue.Queue(maxsize=in_flight * 4)
+    work: queue.Queue[Any] = queue.Queue(maxsize=in_flight * 4)
     lock = threading.Lock()
     total = WriteStats()
     failure: Dict[str, BaseException] = {}
@@ -119,7 +121,9 @@ def write_items(
 
     threads = [
         threading.Thread(
-            target=worker, args=(None if seed is None else seed + n,), daemon=True,
+            target=worker,
+            args=(None if seed is None else seed + n,),
+            daemon=True,
             name=f"manifest-writer-{n}",
         )
         for n in range(in_flight)

@@ -9,8 +9,8 @@ import pytest
 from populator.enriched_lines import EVENT_FINGERPRINT, EVENT_ID, make_line
 from populator.events import (
     TTL_SECONDS,
-    ManifestEntry,
     MalformedEvent,
+    ManifestEntry,
     etl_seconds,
     etl_time,
     parse_line,
@@ -106,7 +106,9 @@ def test_upper_case_event_ids_are_canonicalised_as_the_shredder_does() -> None:
 
 
 def test_fingerprint_of_exactly_1024_bytes_is_accepted() -> None:
-    assert len(parse_line(make_line(EID, "2016-11-27 08:46:40.000", "f" * 1024)).fingerprint) == 1024
+    assert (
+        len(parse_line(make_line(EID, "2016-11-27 08:46:40.000", "f" * 1024)).fingerprint) == 1024
+    )
 
 
 def test_reference_conversions() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -89,7 +89,7 @@ def test_local_archive_since_then_the_rest_with_a_run_manifest(
 
     # --since the third run (at a run's exact start: included): only the two latest runs.
     args = job_args(archive, config, "--since", recent[0], "--run-manifest-table", runs_table)
-    assert main(args + ["--report", str(report_path)], spark) == 0
+    assert main([*args, "--report", str(report_path)], spark) == 0
     first = json.loads(report_path.read_text())
     assert first["runs"]["processed"] == recent
     assert first["runs"]["recorded"] == recent
@@ -108,9 +108,7 @@ def test_local_archive_since_then_the_rest_with_a_run_manifest(
     earlier = sample.expected_for(sample.run_ids[:2])
     later = sample.expected_for(recent)
     final = {k: v for k, v in dump_table(dynamodb, table).items() if k[1] != "GLACIER"}
-    assert final == {
-        k: (v, v + TTL_SECONDS) for k, v in {**earlier, **later}.items()
-    }
+    assert final == {k: (v, v + TTL_SECONDS) for k, v in {**earlier, **later}.items()}
     assert second["writes"]["already_present"] == len(set(earlier) & set(later))
 
     # Third time: nothing left to write.
@@ -146,7 +144,9 @@ def test_unreadable_files_fail_the_run_but_not_the_job(
     archive = write_to_s3(sample, s3, bucket, "arch")
     broken_run = sample.objects[0].key.split("/")[0]
     whole = gz(make_line(None, "2020-01-01 00:00:00", f"FP{n}") for n in range(200))
-    s3.put_object(Bucket=bucket, Key=f"arch/{broken_run}/part-99999.gz", Body=whole[: len(whole) // 2])
+    s3.put_object(
+        Bucket=bucket, Key=f"arch/{broken_run}/part-99999.gz", Body=whole[: len(whole) // 2]
+    )
     config = write_json(tmp_path / "storage.json", storage_config(table))
     runs_table = unique_name("runs")
     report_path = tmp_path / "r.json"
@@ -154,17 +154,21 @@ def test_unreadable_files_fail_the_run_but_not_the_job(
 
     assert main(args, spark) == 1
     report = json.loads(report_path.read_text())
-    assert [e["path"] for e in report["read_errors"]] == [f"s3://{bucket}/arch/{broken_run}/part-99999.gz"]
+    assert [e["path"] for e in report["read_errors"]] == [
+        f"s3://{bucket}/arch/{broken_run}/part-99999.gz"
+    ]
     assert broken_run.split("=")[1] in report["runs"]["not_recorded"]
     assert dump_table(dynamodb, table) == expected_items(sample)  # the rest is complete
     assert isinstance(SampleArchive(), SampleArchive)
 
-    assert main(args + ["--accept-read-errors"], spark) == 0
+    assert main([*args, "--accept-read-errors"], spark) == 0
     report = json.loads(report_path.read_text())
     assert broken_run.split("=")[1] in report["runs"]["recorded"]
 
 
-def test_refuses_a_table_with_another_key_schema(spark, dynamodb, tmp_path: Path, unique_name, capsys):
+def test_refuses_a_table_with_another_key_schema(
+    spark, dynamodb, tmp_path: Path, unique_name, capsys
+):
     name = unique_name("foreign")
     dynamodb.create_table(
         TableName=name,
@@ -173,7 +177,9 @@ def test_refuses_a_table_with_another_key_schema(spark, dynamodb, tmp_path: Path
         BillingMode="PAY_PER_REQUEST",
     )
     config = write_json(tmp_path / "storage.json", storage_config(name))
-    archive = write_to_dir(realistic_archive(now=NOW, runs=1, events_per_run=3), str(tmp_path / "a"))
+    archive = write_to_dir(
+        realistic_archive(now=NOW, runs=1, events_per_run=3), str(tmp_path / "a")
+    )
     assert main(job_args(archive, config), spark) == 2
     assert "refusing to write" in capsys.readouterr().err
     assert dynamodb.scan(TableName=name)["Items"] == []

@@ -49,12 +49,12 @@ def test_faults_still_end_with_the_complete_correct_table(
     sample, root = archive
     ddb = client(fake.endpoint_url)
     EventsManifest(ddb, "manifest").create()
-    fake.configure(
-        fault_rate=rate, faults=["throttle", "server_error", "drop", "slow"], slow_ms=30
-    )
+    fake.configure(fault_rate=rate, faults=["throttle", "server_error", "drop", "slow"], slow_ms=30)
     config = write_json(tmp_path / "storage.json", storage_config("manifest"))
     report_path = tmp_path / "report.json"
-    args = job_args(root, config, "--dynamodb-endpoint-url", fake.endpoint_url, report=str(report_path))
+    args = job_args(
+        root, config, "--dynamodb-endpoint-url", fake.endpoint_url, report=str(report_path)
+    )
 
     assert main(args, spark) == 0
 
@@ -65,7 +65,6 @@ def test_faults_still_end_with_the_complete_correct_table(
     assert report["writes"]["retries"] > 0
     assert report["writes"]["throttles"] > 0
     assert report["writes"]["failed"] == 0
-    stats = fake.stats()
     assert report["writes"]["requests"] >= len(sample.expected) + report["writes"]["retries"] - 5
 
 

@@ -19,6 +19,7 @@ from typing import Dict, List
 from populator.cli.common import eprint
 from populator.errors import JobFailed
 from populator.sample_archive import realistic_archive, write_to_s3
+from populator.storage import storage_schema_uri
 
 BUCKET = "acme-snowplow-demo"
 PREFIX = "enriched/archive"
@@ -27,6 +28,7 @@ RUNS_TABLE = "snowplow-run-manifests"
 REGION = "us-east-1"
 # moto accepts any keys; these are shaped like real ones so redaction is visible in the demo.
 DEMO_ACCESS_KEY = "AKIADEMODEMODEMODEMO"
+STORAGE_SCHEMA = storage_schema_uri("2-0-0")
 DEMO_SECRET = "demo/SECRET/never+printed/anywhere0123456"
 
 
@@ -34,7 +36,7 @@ def write_configs(directory: str) -> Dict[str, str]:
     """Sample storage (2-0-0, with keys) and resolver (Iglu Central) configs."""
     os.makedirs(directory, exist_ok=True)
     storage = {
-        "schema": "iglu:com.snowplowanalytics.snowplow.storage/amazon_dynamodb_config/jsonschema/2-0-0",
+        "schema": STORAGE_SCHEMA,
         "data": {
             "name": "Demo events manifest",
             "auth": {"accessKeyId": DEMO_ACCESS_KEY, "secretAccessKey": DEMO_SECRET},
@@ -126,17 +128,31 @@ def demo(directory: str, runs: int = 5, events_per_run: int = 300) -> int:
         _step("What is in the archive")
         _inv(["list_runs", archive, "--run-manifest-table", RUNS_TABLE], env)
 
-        common = [archive, paths["storage.json"], paths["resolver.json"], "--master", "local[2]",
-                  "--run-manifest-table", RUNS_TABLE, "--bad-rows", f"s3://{BUCKET}/bad-rows/"]
+        common = [
+            archive,
+            paths["storage.json"],
+            paths["resolver.json"],
+            "--master",
+            "local[2]",
+            "--run-manifest-table",
+            RUNS_TABLE,
+            "--bad-rows",
+            f"s3://{BUCKET}/bad-rows/",
+        ]
         _step("Backfill the events manifest")
-        first = _inv(["run_local", *common, "--report", os.path.join(directory, "report-1.json")], env)
+        first = _inv(
+            ["run_local", *common, "--report", os.path.join(directory, "report-1.json")], env
+        )
         if first != 0:
             raise JobFailed(f"the demo backfill failed (exit {first})")
 
         _step("A few stored items")
         ddb = boto3.client(
-            "dynamodb", endpoint_url=endpoint, region_name=REGION,
-            aws_access_key_id="demo", aws_secret_access_key="demo",
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id="demo",
+            aws_secret_access_key="demo",
         )
         for item in ddb.scan(TableName=TABLE, Limit=5)["Items"]:
             print(
@@ -148,7 +164,9 @@ def demo(directory: str, runs: int = 5, events_per_run: int = 300) -> int:
         print(f"  … {count} items in '{TABLE}'", flush=True)
 
         _step("Run it again: recorded runs are skipped, nothing new is written")
-        second = _inv(["run_local", *common, "--report", os.path.join(directory, "report-2.json")], env)
+        second = _inv(
+            ["run_local", *common, "--report", os.path.join(directory, "report-2.json")], env
+        )
         if second != 0:
             raise JobFailed(f"the demo re-run failed (exit {second})")
         _step(f"Done in {time.monotonic() - started:.0f} s; reports and configs in {directory}")

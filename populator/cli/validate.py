@@ -1,4 +1,4 @@
-"""The validation every launching command shares (run_local, run_emr): same code path, same errors."""
+"""Validation shared by the launching commands (run_local, run_emr): one code path, one error."""
 
 from __future__ import annotations
 
@@ -61,7 +61,11 @@ def validate_inputs(
     from populator.config import load_resolver_config, load_storage_config
 
     archive = validate_archive(
-        require(enriched_archive, "ENRICHED_ARCHIVE", "the enriched archive, e.g. s3://bucket/enriched/archive/")
+        require(
+            enriched_archive,
+            "ENRICHED_ARCHIVE",
+            "the enriched archive, e.g. s3://bucket/enriched/archive/",
+        )
     )
     if not local_archive_ok and not archive.startswith("s3://"):
         raise UserError(
@@ -73,7 +77,9 @@ def validate_inputs(
             moment = parse_since(since)
         except ValueError as error:
             raise UserError(str(error)) from None
-    storage_path = require(storage_config, "STORAGE_CONFIG", "the DynamoDB storage config (JSON) path")
+    storage_path = require(
+        storage_config, "STORAGE_CONFIG", "the DynamoDB storage config (JSON) path"
+    )
     resolver_path = require(resolver, "RESOLVER", "the Iglu resolver config (JSON) path")
     iglu = load_resolver_config(resolver_path)
     for apikey in iglu.secrets:

@@ -144,7 +144,9 @@ def _process(
         kind, run_index, name = key
         if kind == READ_ERROR:
             errors_by_run.setdefault(run_index, []).append(name)
-            report["read_errors"].append({"run": runs[run_index].run_id, "path": name, "error": value})
+            report["read_errors"].append(
+                {"run": runs[run_index].run_id, "path": name, "error": value}
+            )
         elif kind == COUNT:
             if name == "lines":
                 report["lines_read"] += value
@@ -166,7 +168,9 @@ def _process(
         indexes = {position[run.prefix] for run in batch}
         written = True
         if reduced is not None:
-            sc.setJobDescription(f"write batch {number}: runs {batch[0].run_id} .. {batch[-1].run_id}")
+            sc.setJobDescription(
+                f"write batch {number}: runs {batch[0].run_id} .. {batch[-1].run_id}"
+            )
             try:
                 results = (
                     reduced.filter(lambda r, ix=frozenset(indexes): is_event(r) and r[1][1] in ix)
@@ -205,7 +209,9 @@ def _process(
                     report["runs"]["not_recorded"].append(run.run_id)
                     continue
                 report["runs"]["recorded"].append(run.run_id)
-        log(f"populator: batch {number} done ({len(batch)} run(s), {'ok' if written else 'FAILED'})")
+        log(
+            f"populator: batch {number} done ({len(batch)} run(s), {'ok' if written else 'FAILED'})"
+        )
         if not written:
             # Later batches would still be correct, but stop early: the cause needs fixing.
             for later in runs[position[batch[-1].prefix] + 1 :]:
@@ -240,7 +246,9 @@ def finish(report: Dict[str, Any], options: JobOptions, log: Log = _stderr) -> i
     print(summary(report), flush=True)
     if options.report:
         sinks.write_bytes(
-            options.report, to_json(report).encode("utf-8"), lambda: aws.s3_client(options.endpoint_url)
+            options.report,
+            to_json(report).encode("utf-8"),
+            lambda: aws.s3_client(options.endpoint_url),
         )
         log(f"populator: report written to {options.report}")
     return 0 if report["status"] == "succeeded" else 1

@@ -52,20 +52,50 @@ def parser() -> argparse.ArgumentParser:
         prog="populate_manifest.py",
         description="Back-populate the Snowplow events manifest from the enriched archive.",
     )
-    p.add_argument("--enriched-archive", required=True, help="s3://, s3a://, s3n://, file:// or a local dir")
-    p.add_argument("--storage-config", required=True, help="validated storage config: path or S3 URI")
-    p.add_argument("--since", type=_since, help="process runs at or after YYYY-MM-DD[-HH-MM-SS] (UTC)")
+    p.add_argument(
+        "--enriched-archive", required=True, help="s3://, s3a://, s3n://, file:// or a local dir"
+    )
+    p.add_argument(
+        "--storage-config", required=True, help="validated storage config: path or S3 URI"
+    )
+    p.add_argument(
+        "--since", type=_since, help="process runs at or after YYYY-MM-DD[-HH-MM-SS] (UTC)"
+    )
     p.add_argument("--run-manifest-table", help="skip runs recorded here; record runs when written")
     p.add_argument("--report", help="write the JSON report to this path or S3 URI")
-    p.add_argument("--bad-rows", help="write malformed lines with their reason under this path or S3 prefix")
-    p.add_argument("--in-flight", type=_positive, default=DEFAULT_IN_FLIGHT, help="concurrent writes per partition")
-    p.add_argument("--include-expired", action="store_true", help="also write items whose ttl has passed")
-    p.add_argument("--endpoint-url", help="AWS endpoint for S3 and DynamoDB (else AWS_ENDPOINT_URL)")
-    p.add_argument("--dynamodb-endpoint-url", help="DynamoDB endpoint only (default: --endpoint-url)")
-    p.add_argument("--retry-attempts", type=_positive, default=16, help="attempts per write before the task fails")
-    p.add_argument("--accept-read-errors", action="store_true", help="record runs with unreadable files anyway")
-    p.add_argument("--batches", type=_positive, default=10, help="write runs in this many checkpointed batches")
-    p.add_argument("--partitions", type=_positive, help="write partitions (default: from the data size)")
+    p.add_argument(
+        "--bad-rows", help="write malformed lines with their reason under this path or S3 prefix"
+    )
+    p.add_argument(
+        "--in-flight",
+        type=_positive,
+        default=DEFAULT_IN_FLIGHT,
+        help="concurrent writes per partition",
+    )
+    p.add_argument(
+        "--include-expired", action="store_true", help="also write items whose ttl has passed"
+    )
+    p.add_argument(
+        "--endpoint-url", help="AWS endpoint for S3 and DynamoDB (else AWS_ENDPOINT_URL)"
+    )
+    p.add_argument(
+        "--dynamodb-endpoint-url", help="DynamoDB endpoint only (default: --endpoint-url)"
+    )
+    p.add_argument(
+        "--retry-attempts",
+        type=_positive,
+        default=16,
+        help="attempts per write before the task fails",
+    )
+    p.add_argument(
+        "--accept-read-errors", action="store_true", help="record runs with unreadable files anyway"
+    )
+    p.add_argument(
+        "--batches", type=_positive, default=10, help="write runs in this many checkpointed batches"
+    )
+    p.add_argument(
+        "--partitions", type=_positive, help="write partitions (default: from the data size)"
+    )
     return p
 
 

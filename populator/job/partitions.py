@@ -23,7 +23,7 @@ from populator.job import sinks
 from populator.job.reader import ReadError, iter_lines, open_object
 from populator.retry import RetryPolicy
 from populator.storage import StorageConfig
-from populator.writer import BotocoreSender, WriteStats, write_items
+from populator.writer import DEFAULT_POLICY, BotocoreSender, WriteStats, write_items
 
 COUNT = "\x00count"  # key: (COUNT, run_index, name) -> int
 READ_ERROR = "\x00error"  # key: (READ_ERROR, run_index, path) -> message
@@ -42,7 +42,7 @@ class JobContext:
     now: int
     skip_expired: bool
     bad_rows: Optional[str]
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = DEFAULT_POLICY
     dynamodb_endpoint_url: Optional[str] = None
 
 

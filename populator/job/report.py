@@ -46,8 +46,7 @@ def summary(report: Dict[str, Any]) -> str:
     skipped = ", ".join(f"{len(v)} {k}" for k, v in sorted(runs["skipped"].items()) if v) or "none"
     malformed = report["malformed"]
     malformed_text = (
-        ", ".join(f"{reason} {_n(count)}" for reason, count in sorted(malformed.items()))
-        or "none"
+        ", ".join(f"{reason} {_n(count)}" for reason, count in sorted(malformed.items())) or "none"
     )
     lines: List[str] = [
         f"Events manifest backfill: {report['status'].upper()}",

@@ -33,6 +33,7 @@ import base64
 import binascii
 import contextlib
 import email.utils
+import gc
 import http.client
 import importlib.util
 import json
@@ -614,6 +615,23 @@ def _placeholders(
 # Tables and capacity
 # --------------------------------------------------------------------------------------------
 
+_GC_FREEZE_EVERY = 50_000
+_new_items = 0
+
+
+def _note_new_item() -> None:
+    """Move stored items out of the cyclic GC's sight every 50k inserts.
+
+    Items are acyclic and live until reset, yet with millions of them every full collection
+    walks them all: measured 0.6 s pauses at 1M items, which would show up as latency spikes
+    (and client timeouts) in benchmarks. Frozen objects are still freed by reference counting.
+    """
+    global _new_items
+    _new_items += 1
+    if _new_items >= _GC_FREEZE_EVERY:
+        _new_items = 0
+        gc.freeze()
+
 Key = Tuple[str, ...]
 _TABLE_NAME_RE = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
 
@@ -760,6 +778,7 @@ class Table:
         if old is None:
             self.positions[key] = len(self.order)
             self.order.append(key)
+            _note_new_item()
         else:
             self.size_bytes -= _item_size(old)
         self.items[key] = item

@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from populator.storage import storage_schema_uri
+
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY/="
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 
@@ -14,7 +16,7 @@ ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 def storage_config(table: str, region: str = "us-east-1", secret: str = SECRET) -> Dict[str, Any]:
     """A 2-0-0 storage config with embedded keys (moto accepts any)."""
     return {
-        "schema": "iglu:com.snowplowanalytics.snowplow.storage/amazon_dynamodb_config/jsonschema/2-0-0",
+        "schema": storage_schema_uri("2-0-0"),
         "data": {
             "name": "events manifest",
             "auth": {"accessKeyId": ACCESS_KEY, "secretAccessKey": secret},

@@ -1,0 +1,74 @@
+"""Lint and compatibility gates, run by the same test command as everything else.
+
+Code shipped to EMR 7 (the job and every populator module it imports) must parse and run on
+Python 3.9; `vermin` checks the minimum version, `ruff` the style of the whole tree.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+from typing import Set
+
+ROOT = Path(__file__).resolve().parent.parent
+JOB = ROOT / "spark_jobs" / "populate_manifest.py"
+
+
+def job_modules() -> Set[Path]:
+    """The job script plus the populator modules it imports, transitively."""
+    seen: Set[Path] = set()
+    todo = [JOB]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                if not name.startswith("populator"):
+                    continue
+                base = ROOT.joinpath(*name.split("."))
+                for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                    if candidate.exists():
+                        todo.append(candidate)
+    return seen
+
+
+def test_ruff_is_clean() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cluster_code_runs_on_python_3_9() -> None:
+    modules = sorted(str(p) for p in job_modules())
+    assert any(m.endswith("populator/job/driver.py") for m in modules)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, vermin; sys.exit(vermin.main())",
+            "--target=3.9-",
+            "--no-tips",
+            "--violations",
+            "--eval-annotations",
+            *modules,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for module in modules:
+        ast.parse(Path(module).read_text(), module, feature_version=(3, 9))
