@@ -112,7 +112,12 @@ def run_scenario(client: Any, manifest: str, runs: str) -> List[Outcome]:
     """The project's DynamoDB usage as one sequence; each step's outcome, normalised."""
     outcomes: List[Outcome] = []
 
-    def step(name: str, call: Callable[..., Dict[str, Any]], shape=None, **kwargs: Any) -> None:
+    def step(
+        name: str,
+        call: Callable[..., Dict[str, Any]],
+        shape: Optional[Callable[[Dict[str, Any]], Any]] = None,
+        **kwargs: Any,
+    ) -> None:
         try:
             response = call(**kwargs)
         except ClientError as exc:
@@ -340,7 +345,9 @@ def client(fake: FakeDynamoDB) -> Any:
     return fake.client(**NO_RETRIES)
 
 
-def test_same_outcomes_as_moto(dynamodb, fake: FakeDynamoDB, unique_name) -> None:
+def test_same_outcomes_as_moto(
+    dynamodb: Any, fake: FakeDynamoDB, unique_name: Callable[[str], str]
+) -> None:
     manifest, runs = unique_name("manifest"), unique_name("runs")
     expected = run_scenario(dynamodb, manifest, runs)
     actual = run_scenario(fake.client(**NO_RETRIES), manifest, runs)
@@ -479,6 +486,46 @@ def test_expression_placeholders_must_match(client: Any) -> None:
         with pytest.raises(ClientError) as raised:
             client.put_item(TableName="manifest", Item=item, **kwargs)
         assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_follows_dynamodb_where_moto_is_lenient(client: Any) -> None:
+    manifest_table(client, "manifest")
+    too_many = [{"PutRequest": {"Item": manifest_item(str(i), "f", 1)}} for i in range(26)]
+    assert (
+        _error_code(lambda: client.batch_write_item(RequestItems={"manifest": too_many}))
+        == "ValidationException"
+    )
+    ttl = {"Enabled": True, "AttributeName": "ttl"}
+    client.update_time_to_live(TableName="manifest", TimeToLiveSpecification=ttl)
+    assert (
+        _error_code(
+            lambda: client.update_time_to_live(TableName="manifest", TimeToLiveSpecification=ttl)
+        )
+        == "ValidationException"
+    )
+    assert _error_code(lambda: manifest_table(client, "ab")) == "ValidationException"
+
+
+def test_parallel_scan_segments_partition_the_table(client: Any) -> None:
+    manifest_table(client, "manifest")
+    for i in range(40):
+        client.put_item(TableName="manifest", Item=manifest_item(f"e{i}", "f", i))
+    seen: List[str] = []
+    for segment in range(3):
+        kwargs: Dict[str, Any] = {
+            "TableName": "manifest",
+            "Segment": segment,
+            "TotalSegments": 3,
+            "Limit": 7,
+        }
+        while True:
+            page = client.scan(**kwargs)
+            seen.extend(item["eventId"]["S"] for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    assert sorted(seen) == sorted(f"e{i}" for i in range(40))
+    assert client.scan(TableName="manifest", Select="COUNT")["Count"] == 40
 
 
 # -------------------------------------------------------------------------------------------
@@ -776,7 +823,7 @@ def test_in_process_mode() -> None:
         put_manifest(client, "manifest", manifest_item("e", "f", 1))
         assert server.config()["write_capacity"] == 5
         assert server.stats()["tables"] == {"manifest": 1}
-    assert threading.active_count() >= 1
+    assert not [t for t in threading.enumerate() if t.name == "fake-dynamodb"]
 
 
 def test_cli_prints_the_port_and_serves() -> None:

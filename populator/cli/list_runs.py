@@ -186,7 +186,8 @@ def _region(s3: Any, archive: str, region: Optional[str]) -> Optional[str]:
 
 def _aws_error(error: BaseException, what: str) -> UserError:
     code = error_code(error)
-    message = getattr(error, "response", {}).get("Error", {}).get("Message") or str(error)
+    response = getattr(error, "response", None) or {}
+    message = response.get("Error", {}).get("Message") or str(error)
     return UserError(f"{what}: {code}: {message}")
 
 

@@ -56,7 +56,16 @@ from populator.emr.request import (
     with_digest,
 )
 from populator.emr.submit import Submission, check_target_cluster, find_duplicate, submit
-from populator.emr.wait import Outcome, Watch, format_elapsed, wait_for_step
+from populator.emr.wait import (
+    Outcome,
+    SignalsAsExceptions,
+    Terminated,
+    Watch,
+    cancel_backfill,
+    format_elapsed,
+    interrupt_name,
+    wait_for_step,
+)
 from populator.errors import (
     EXIT_BAD_INPUT,
     EXIT_STILL_RUNNING,
@@ -64,6 +73,7 @@ from populator.errors import (
     JobFailed,
     UserError,
 )
+from populator.retry import error_code
 from populator.s3uri import S3Uri, has_s3_scheme, parse_s3_uri
 
 __all__ = ["EmrOptions", "Result", "plan_request", "run_emr"]
@@ -329,6 +339,16 @@ def plan_request(
 # --- the command -----------------------------------------------------------------------------
 
 
+@dataclass
+class _Live:
+    """What an interrupt must know: is something submitted, and through which client."""
+
+    emr: Any = None
+    digest: Optional[str] = None
+    submitting: bool = False
+    submission: Optional[Submission] = None
+
+
 def run_emr(
     enriched_archive: Optional[str],
     storage_config: Optional[str],
@@ -339,11 +359,18 @@ def run_emr(
     from invoke.exceptions import Exit
 
     result = Result(dry_run=options.dry_run)
+    live = _Live()
     try:
-        if options.step_id:
-            _attach(options, _check(options), result, [enriched_archive, storage_config, resolver])
-        else:
-            _launch(enriched_archive, storage_config, resolver, options, result)
+        with SignalsAsExceptions() as signals:
+            try:
+                if options.step_id:
+                    positionals = [enriched_archive, storage_config, resolver]
+                    _attach(options, _check(options), result, positionals, live)
+                else:
+                    _launch(enriched_archive, storage_config, resolver, options, result, live)
+            except (KeyboardInterrupt, Terminated) as interrupt:
+                signals.ignore()
+                raise _interrupted(interrupt_name(interrupt), options, live) from None
     except (UserError, JobFailed, Cancelled) as error:
         result.exit_code = error.exit_code
         result.error = str(error)
@@ -361,6 +388,34 @@ def run_emr(
     if result.exit_code == EXIT_STILL_RUNNING:
         raise Exit(code=EXIT_STILL_RUNNING)
     return result.exit_code
+
+
+def _interrupted(what: str, options: EmrOptions, live: _Live) -> Cancelled:
+    """Ctrl-C/SIGTERM outside the wait loop: never leave a cluster running without saying so."""
+    submission = live.submission
+    if submission is None and live.submitting:
+        return Cancelled(
+            f"{what} while submitting to EMR: a cluster may have started; run the same command "
+            f"again to find it (tag populator:request-digest={live.digest}) or list them with: "
+            "aws emr list-clusters --active"
+        )
+    if submission is None:
+        return Cancelled(f"{what}: stopped before anything was submitted to EMR; nothing runs")
+    if options.wait or options.step_id:
+        actions = cancel_backfill(
+            live.emr,
+            submission.cluster_id,
+            submission.step_id,
+            submission.started_cluster,
+            what,
+            eprint,
+        )
+        return Cancelled(" ".join(actions[1:]))
+    return Cancelled(
+        f"{what}: step {submission.step_id} on cluster {submission.cluster_id} was submitted and "
+        "keeps running; stop it with: aws emr terminate-clusters --cluster-ids "
+        f"{submission.cluster_id}"
+    )
 
 
 def _aws_user_error(error: BaseException) -> Optional[UserError]:
@@ -396,6 +451,7 @@ def _launch(
     resolver: Optional[str],
     options: EmrOptions,
     result: Result,
+    live: _Live,
 ) -> None:
     inputs = validate_inputs(
         enriched_archive, storage_config, resolver, options.since, local_archive_ok=False
@@ -435,6 +491,7 @@ def _launch(
     s3 = session.client("s3", config=aws.client_config())
     emr = session.client("emr", config=aws.client_config())
     emr_once = session.client("emr", config=aws.client_config(retries=False))
+    live.emr, live.digest = emr, digest
 
     ensure_manifest_table(storage, options.create_table, profile=options.profile)
     if options.cluster_id:
@@ -458,18 +515,25 @@ def _launch(
         uploads = upload_artifacts(s3, assets, artifacts, options.kms_key_id, log=eprint)
         for entry, upload in zip(result.uploads, uploads):
             entry["uploaded"] = upload.uploaded
+        live.submitting = True
         submission = submit(emr, emr_once, request, storage.table, storage.region, digest)
+        live.submission = submission
         started = "started EMR cluster" if submission.started_cluster else "added a step to cluster"
         _say(
             options,
             f"{started} {submission.cluster_id} in {region}: step {submission.step_id} "
             f"backfills DynamoDB table '{storage.table}'",
         )
+    live.submission = submission
     _follow(options, checked, result, submission, region, s3, emr)
 
 
 def _attach(
-    options: EmrOptions, checked: _Checked, result: Result, positionals: Sequence[Optional[str]]
+    options: EmrOptions,
+    checked: _Checked,
+    result: Result,
+    positionals: Sequence[Optional[str]],
+    live: _Live,
 ) -> None:
     """`--cluster-id J --step-id S`: wait on a step submitted earlier (no new submission)."""
     if any(positionals):
@@ -498,6 +562,7 @@ def _attach(
     result.region, result.log_uri = region, cluster.get("LogUri")
     result.request_digest = tags.get(TAG_DIGEST)
     submission = Submission(cluster_id, step_id, started_cluster=owned, reused=True)
+    live.emr, live.submission = emr, submission
     _follow(options, checked, result, submission, region, s3, emr, force_wait=True)
 
 
@@ -609,7 +674,7 @@ def _bucket_region(s3: Any, bucket: str) -> str:
     try:
         location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
     except Exception as error:
-        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+        code = error_code(error)
         if code == "NoSuchBucket":
             raise UserError(f"ENRICHED_ARCHIVE: bucket '{bucket}' does not exist") from None
         if code in ("AccessDenied", "AllAccessDisabled"):

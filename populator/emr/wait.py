@@ -29,9 +29,13 @@ __all__ = [
     "ENDED_CLUSTER_STATES",
     "FAILED_STEP_STATES",
     "Outcome",
+    "SignalsAsExceptions",
+    "Terminated",
     "Watch",
     "backoff_delays",
+    "cancel_backfill",
     "format_elapsed",
+    "interrupt_name",
     "wait_for_step",
 ]
 
@@ -117,13 +121,16 @@ def _poll(watch: Watch) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     return step["Status"], cluster["Status"]
 
 
-class _Signals:
-    """SIGINT -> KeyboardInterrupt, SIGTERM -> Terminated while waiting; restored after."""
+class SignalsAsExceptions:
+    """SIGINT -> KeyboardInterrupt, SIGTERM -> Terminated inside the block; restored after.
+
+    SIGTERM's default ends the process at once, with no chance to terminate the cluster.
+    """
 
     def __init__(self) -> None:
         self._saved: Dict[int, Any] = {}
 
-    def __enter__(self) -> _Signals:
+    def __enter__(self) -> SignalsAsExceptions:
         if threading.current_thread() is threading.main_thread():
             self._saved[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
             self._saved[signal.SIGTERM] = signal.signal(signal.SIGTERM, _raise_terminated)
@@ -149,7 +156,7 @@ def wait_for_step(watch: Watch) -> Outcome:
     watch._start = watch.clock()
     delays = backoff_delays(watch.poll_interval, watch.max_interval)
     last: Optional[Tuple[str, str]] = None
-    with _Signals() as signals:
+    with SignalsAsExceptions() as signals:
         try:
             while True:
                 step_status, cluster_status = _poll(watch)
@@ -174,51 +181,60 @@ def wait_for_step(watch: Watch) -> Outcome:
                 watch.sleep(delay if remaining is None else min(delay, remaining))
         except (KeyboardInterrupt, Terminated) as interrupt:
             signals.ignore()
-            what = "SIGTERM" if isinstance(interrupt, Terminated) else "Ctrl-C"
-            return Outcome(
-                "CANCELLED", EXIT_CANCELLED, watch.elapsed(), actions=tuple(_cancel(watch, what))
+            what = interrupt_name(interrupt)
+            actions = cancel_backfill(
+                watch.emr, watch.cluster_id, watch.step_id, watch.owned, what, watch.log
             )
+            return Outcome("CANCELLED", EXIT_CANCELLED, watch.elapsed(), actions=tuple(actions))
 
 
-def _cancel(watch: Watch, what: str) -> List[str]:
-    """Terminate a cluster we started (its steps end with it); else cancel only our step."""
+def interrupt_name(interrupt: BaseException) -> str:
+    return "SIGTERM" if isinstance(interrupt, Terminated) else "Ctrl-C"
+
+
+def cancel_backfill(
+    emr: Any, cluster_id: str, step_id: str, owned: bool, what: str, log: Callable[[str], None]
+) -> List[str]:
+    """Terminate a cluster we started (its steps end with it); else cancel only our step.
+
+    Returns what was done, in words (also logged); failures are said with the command that
+    finishes the job by hand, never swallowed.
+    """
     said: List[str] = []
 
     def say(message: str) -> None:
         said.append(message)
-        watch.log(message)
+        log(message)
 
     say(f"{what}: cancelling the backfill, please wait")
-    if watch.owned:
+    if owned:
         try:
-            watch.emr.terminate_job_flows(JobFlowIds=[watch.cluster_id])
+            emr.terminate_job_flows(JobFlowIds=[cluster_id])
             say(
-                f"terminated cluster {watch.cluster_id}: this backfill started it; "
-                f"step {watch.step_id} ends with it"
+                f"terminated cluster {cluster_id}: this backfill started it; "
+                f"step {step_id} ends with it"
             )
         except Exception as error:
             say(
-                f"could NOT terminate cluster {watch.cluster_id} ({error}); it may still be "
-                f"running: aws emr terminate-clusters --cluster-ids {watch.cluster_id}"
+                f"could NOT terminate cluster {cluster_id} ({error}); it may still be "
+                f"running: aws emr terminate-clusters --cluster-ids {cluster_id}"
             )
         return said
     try:
-        answer = watch.emr.cancel_steps(
-            ClusterId=watch.cluster_id,
-            StepIds=[watch.step_id],
-            StepCancellationOption="SEND_INTERRUPT",
+        answer = emr.cancel_steps(
+            ClusterId=cluster_id, StepIds=[step_id], StepCancellationOption="SEND_INTERRUPT"
         )
         info = (answer.get("CancelStepsInfoList") or [{}])[0]
         if info.get("Status") == "FAILED":
             raise RuntimeError(info.get("Reason") or "EMR refused")
         say(
-            f"cancelled step {watch.step_id}; cluster {watch.cluster_id} keeps running "
+            f"cancelled step {step_id}; cluster {cluster_id} keeps running "
             "(it was not started by this backfill)"
         )
     except Exception as error:
         say(
-            f"could NOT cancel step {watch.step_id} ({error}); cancel it yourself: "
-            f"aws emr cancel-steps --cluster-id {watch.cluster_id} --step-ids {watch.step_id}"
+            f"could NOT cancel step {step_id} ({error}); cancel it yourself: "
+            f"aws emr cancel-steps --cluster-id {cluster_id} --step-ids {step_id}"
         )
     return said
 

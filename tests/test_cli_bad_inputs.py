@@ -1,0 +1,163 @@
+"""Bad inputs for `inv run_emr` and `inv list_runs`: each gets exit 2 and a one-paragraph
+`error:` line naming what is wrong, never a traceback, and no AWS call: the runs point boto3
+at a dead endpoint, so any call would show up as a connection error instead."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+from tests.support.cli import DEAD_ENDPOINT, Ran, inv_many
+from tests.support.jobs import resolver_config, storage_config, write_json
+
+ARCHIVE = "s3://my-archive/enriched/archive/"
+
+
+def files(root: Path) -> Dict[str, str]:
+    good = storage_config("manifest")
+    extra = json.loads(json.dumps(good))
+    extra["data"]["extra"] = 1
+    region = json.loads(json.dumps(good))
+    region["data"]["awsRegion"] = "mars"
+    (root / "notjson.json").write_text("{not json")
+    return {
+        "storage": write_json(root / "storage.json", good),
+        "resolver": write_json(root / "resolver.json", resolver_config()),
+        "extra": write_json(root / "extra.json", extra),
+        "region": write_json(root / "region.json", region),
+        "notjson": str(root / "notjson.json"),
+        "dir": str(root),
+        "missing": str(root / "missing.json"),
+    }
+
+
+def run_emr_cases(f: Dict[str, str]) -> Dict[str, Tuple[List[str], str]]:
+    ok = [ARCHIVE, f["storage"], f["resolver"]]
+    return {
+        "no arguments": ([], "missing ENRICHED_ARCHIVE"),
+        "no storage config": ([ARCHIVE], "missing STORAGE_CONFIG"),
+        "no resolver": ([ARCHIVE, f["storage"]], "missing RESOLVER"),
+        "local archive": ([f["dir"], f["storage"], f["resolver"]], "EMR reads from S3"),
+        "http archive": (
+            ["http://x/y/", f["storage"], f["resolver"]],
+            "expected s3://bucket/prefix/",
+        ),
+        "bad bucket": (["s3://UP/x/", f["storage"], f["resolver"]], "bucket name 'UP'"),
+        "empty segment": (
+            ["s3://my-archive/a//b/", f["storage"], f["resolver"]],
+            "empty path segment",
+        ),
+        "embedded keys": (
+            ["s3n://AKIA:secret@bucket/x/", f["storage"], f["resolver"]],
+            "embedded credentials",
+        ),
+        "since month 13": ([*ok, "--since", "2017-13-01"], "--since '2017-13-01' is not a date"),
+        "since words": (
+            [*ok, "--since", "yesterday"],
+            "expected YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS",
+        ),
+        "since epoch": ([*ok, "--since", "1485388885"], "is not a date"),
+        "storage not json": ([ARCHIVE, f["notjson"], f["resolver"]], "expected valid JSON"),
+        "storage is a resolver": (
+            [ARCHIVE, f["resolver"], f["resolver"]],
+            "DynamoDB storage config schema",
+        ),
+        "resolver is a storage": ([ARCHIVE, f["storage"], f["storage"]], "resolver-config schema"),
+        "storage extra field": ([ARCHIVE, f["extra"], f["resolver"]], "unexpected: 'extra'"),
+        "storage bad region": ([ARCHIVE, f["region"], f["resolver"]], "$.data.awsRegion"),
+        "storage is a dir": ([ARCHIVE, f["dir"], f["resolver"]], "got a directory"),
+        "storage missing": ([ARCHIVE, f["missing"], f["resolver"]], "no such file"),
+        "instance count 0": (
+            [*ok, "--instance-count", "0"],
+            "--instance-count '0': expected a whole number",
+        ),
+        "instance count word": ([*ok, "--instance-count", "three"], "--instance-count 'three'"),
+        "instance type": (
+            [*ok, "--instance-type", "m5"],
+            "--instance-type 'm5': expected an EC2 type",
+        ),
+        "release label": ([*ok, "--release-label", "7.12.0"], "--release-label '7.12.0'"),
+        "region": ([*ok, "--region", "mars"], "--region 'mars'"),
+        "tag without value": ([*ok, "--tag", "team"], "--tag 'team': expected KEY=VALUE"),
+        "reserved tag": ([*ok, "--tag", "aws:x=1"], "reserved"),
+        "cluster id": ([*ok, "--cluster-id", "cluster1"], "--cluster-id 'cluster1'"),
+        "step without cluster": ([*ok, "--step-id", "s-ABC"], "give its --cluster-id too"),
+        "negative timeout": ([*ok, "--wait", "--timeout", "-5"], "--timeout '-5'"),
+        "timeout without wait": ([*ok, "--timeout", "60"], "add --wait"),
+        "jar not s3": ([*ok, "--jar", "/tmp/job.py"], "--jar '/tmp/job.py'"),
+        "jar not py or jar": ([*ok, "--jar", "s3://my-archive/job.txt"], "a .py or .jar"),
+        "log path not s3": ([*ok, "--log-path", "logs/"], "--log-path: 'logs/' is not an S3 URI"),
+        "assets no bucket": ([*ok, "--assets", "s3://"], "--assets: S3 URI 's3://' has no bucket"),
+        "idle timeout": ([*ok, "--idle-timeout", "10"], "--idle-timeout '10'"),
+        "subnet": ([*ok, "--subnet-id", "sub"], "--subnet-id 'sub'"),
+        "kms empty": ([*ok, "--kms-key-id", " "], "--kms-key-id is empty"),
+        "run manifest table": ([*ok, "--run-manifest-table", "a"], "--run-manifest-table 'a'"),
+        "poll interval": ([*ok, "--wait", "--poll-interval", "0"], "--poll-interval '0'"),
+        "json still one object": ([*ok, "--json", "--since", "nope"], "--since 'nope'"),
+    }
+
+
+def list_runs_cases(f: Dict[str, str]) -> Dict[str, Tuple[List[str], str]]:
+    return {
+        "no archive": ([], "missing ENRICHED_ARCHIVE"),
+        "no such directory": ([f["dir"] + "/nope"], "no such local directory"),
+        "ftp archive": (["ftp://x/y/"], "expected s3://bucket/prefix/"),
+        "bad bucket": (["s3://a_b/x/"], "bucket name 'a_b'"),
+        "since": ([f["dir"], "--since", "2017-02-30"], "--since '2017-02-30' is not a date"),
+        "write capacity 0": ([f["dir"], "--write-capacity", "0"], "--write-capacity '0'"),
+        "write capacity word": ([f["dir"], "--write-capacity", "lots"], "--write-capacity 'lots'"),
+        "run manifest table": (
+            [f["dir"], "--run-manifest-table", "x y"],
+            "--run-manifest-table 'x y'",
+        ),
+        "region": ([f["dir"], "--region", "moon-1"], "--region 'moon-1'"),
+    }
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Dict[Tuple[str, str], Ran]:
+    f = files(tmp_path_factory.mktemp("bad-inputs"))
+    emr = inv_many("run_emr", {k: a for k, (a, _) in run_emr_cases(f).items()}, DEAD_ENDPOINT)
+    runs = inv_many("list_runs", {k: a for k, (a, _) in list_runs_cases(f).items()}, DEAD_ENDPOINT)
+    found = {("run_emr", k): v for k, v in emr.items()}
+    found.update({("list_runs", k): v for k, v in runs.items()})
+    found[("files", "")] = f  # type: ignore[assignment]
+    return found
+
+
+def check(ran: Ran, expected: str) -> None:
+    assert ran.code == 2, (ran.code, ran.err)
+    assert "Traceback" not in ran.err and "cannot reach AWS" not in ran.err
+    assert len(ran.error_lines) == 1, ran.err
+    line = ran.error_lines[0]
+    assert expected in line, line
+    # One paragraph: the message is the whole last line; anything before it is a notice.
+    assert ran.err.rstrip("\n").splitlines()[-1] == line
+    assert all(other.startswith("notice: ") for other in ran.err.splitlines()[:-1]), ran.err
+
+
+NAMES = dict.fromkeys(["storage", "resolver", "extra", "region", "notjson", "dir", "missing"], "")
+
+
+@pytest.mark.parametrize("name", list(run_emr_cases(NAMES)))
+def test_run_emr_bad_input(results, name: str) -> None:
+    f = results[("files", "")]
+    _, expected = run_emr_cases(f)[name]  # type: ignore[arg-type]
+    ran = results[("run_emr", name)]
+    check(ran, expected)
+    if "--json" in run_emr_cases(f)[name][0]:  # type: ignore[arg-type]
+        result = json.loads(ran.out)
+        assert result["exit_code"] == 2 and expected in result["error"]
+    else:
+        assert ran.out == ""
+
+
+@pytest.mark.parametrize("name", list(list_runs_cases(NAMES)))
+def test_list_runs_bad_input(results, name: str) -> None:
+    _, expected = list_runs_cases(results[("files", "")])[name]  # type: ignore[arg-type]
+    ran = results[("list_runs", name)]
+    check(ran, expected)
+    assert ran.out == ""
