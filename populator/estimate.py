@@ -137,7 +137,7 @@ def estimate(
         bytes_per_event=round(per_event, 1),
         basis=basis,
         writes=writes,
-        cost_usd=round(writes / 1_000_000 * price_per_million, 2),
+        cost_usd=round(writes / 1_000_000 * price_per_million, 6),
         price_per_million_usd=price_per_million,
         write_capacity=write_capacity,
         seconds=writes / write_capacity,

@@ -1,6 +1,9 @@
 """Bad inputs for `inv run_emr` and `inv list_runs`: each gets exit 2 and a one-paragraph
 `error:` line naming what is wrong, never a traceback, and no AWS call: the runs point boto3
-at a dead endpoint, so any call would show up as a connection error instead."""
+at a dead endpoint, so any call would show up as a connection error instead.
+
+The corpus runs through invoke's Program in this process (same tasks.py, invoke.yaml and
+parser as `inv`); a few cases also run as real `python -m invoke` subprocesses."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from tests.support.cli import DEAD_ENDPOINT, Ran, inv_many
+from tests.support.cli import DEAD_ENDPOINT, Ran, inv_in_process, inv_many
 from tests.support.jobs import resolver_config, storage_config, write_json
 
 ARCHIVE = "s3://my-archive/enriched/archive/"
@@ -118,14 +121,14 @@ def list_runs_cases(f: Dict[str, str]) -> Dict[str, Tuple[List[str], str]]:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> Dict[Tuple[str, str], Ran]:
-    f = files(tmp_path_factory.mktemp("bad-inputs"))
-    emr = inv_many("run_emr", {k: a for k, (a, _) in run_emr_cases(f).items()}, DEAD_ENDPOINT)
-    runs = inv_many("list_runs", {k: a for k, (a, _) in list_runs_cases(f).items()}, DEAD_ENDPOINT)
-    found = {("run_emr", k): v for k, v in emr.items()}
-    found.update({("list_runs", k): v for k, v in runs.items()})
-    found[("files", "")] = f  # type: ignore[assignment]
-    return found
+def bad_files(tmp_path_factory) -> Dict[str, str]:
+    return files(tmp_path_factory.mktemp("bad-inputs"))
+
+
+@pytest.fixture
+def dead_aws(monkeypatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", DEAD_ENDPOINT)
+    monkeypatch.setenv("POPULATOR_IGLU_OFFLINE", "1")
 
 
 def check(ran: Ran, expected: str) -> None:
@@ -143,12 +146,11 @@ NAMES = dict.fromkeys(["storage", "resolver", "extra", "region", "notjson", "dir
 
 
 @pytest.mark.parametrize("name", list(run_emr_cases(NAMES)))
-def test_run_emr_bad_input(results, name: str) -> None:
-    f = results[("files", "")]
-    _, expected = run_emr_cases(f)[name]  # type: ignore[arg-type]
-    ran = results[("run_emr", name)]
+def test_run_emr_bad_input(bad_files, dead_aws, name: str) -> None:
+    args, expected = run_emr_cases(bad_files)[name]
+    ran = inv_in_process("run_emr", args)
     check(ran, expected)
-    if "--json" in run_emr_cases(f)[name][0]:  # type: ignore[arg-type]
+    if "--json" in args:
         result = json.loads(ran.out)
         assert result["exit_code"] == 2 and expected in result["error"]
     else:
@@ -156,8 +158,25 @@ def test_run_emr_bad_input(results, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(list_runs_cases(NAMES)))
-def test_list_runs_bad_input(results, name: str) -> None:
-    _, expected = list_runs_cases(results[("files", "")])[name]  # type: ignore[arg-type]
-    ran = results[("list_runs", name)]
+def test_list_runs_bad_input(bad_files, dead_aws, name: str) -> None:
+    args, expected = list_runs_cases(bad_files)[name]
+    ran = inv_in_process("list_runs", args)
     check(ran, expected)
     assert ran.out == ""
+
+
+def test_real_command_lines(bad_files) -> None:
+    """`python -m invoke` itself: a missing positional is our exit 2, not invoke's exit 1."""
+    emr, runs = run_emr_cases(bad_files), list_runs_cases(bad_files)
+    ran = {
+        **inv_many(
+            "run_emr",
+            {k: emr[k][0] for k in ("no resolver", "json still one object")},
+            DEAD_ENDPOINT,
+        ),
+        **inv_many("list_runs", {k: runs[k][0] for k in ("no archive",)}, DEAD_ENDPOINT),
+    }
+    check(ran["no resolver"], emr["no resolver"][1])
+    check(ran["json still one object"], emr["json still one object"][1])
+    assert json.loads(ran["json still one object"].out)["exit_code"] == 2
+    check(ran["no archive"], runs["no archive"][1])

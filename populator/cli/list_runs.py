@@ -97,6 +97,10 @@ def _yes(flag: Optional[bool], word: str = "yes") -> str:
     return "?" if flag is None else (word if flag else "-")
 
 
+def _dollars(amount: float) -> str:
+    return f"${amount:,.2f}" if amount >= 0.01 or amount == 0 else "<$0.01"
+
+
 def render_table(rows: Sequence[RunRow], totals: Dict[str, Any], est: Estimate) -> str:
     """The human report: one line per run, totals, the estimate block."""
     header = ("run id", "files", "bytes", "storage class", "glacier", "expired", "processed")
@@ -139,7 +143,7 @@ def render_table(rows: Sequence[RunRow], totals: Dict[str, Any], est: Estimate) 
         "estimate for the runs to write:",
         f"  events  ~{est.events:,}  ({est.basis})",
         f"  writes  ~{est.writes:,} conditional PutItem, 1 WCU each (duplicates cost the same)",
-        f"  cost    ~${est.cost_usd:,.2f} on demand "
+        f"  cost    ~{_dollars(est.cost_usd)} on demand "
         f"(${est.price_per_million_usd} per million writes)",
         f"  time    ~{human_duration(est.seconds)} at {est.write_capacity:,} WCU "
         "(--write-capacity)",

@@ -129,3 +129,28 @@ class Running:
         for pump in self._pumps:
             pump.join(timeout=10)
         return Ran(code, "".join(self.out), "".join(self.err))
+
+
+def inv_in_process(task: str, args: Sequence[str]) -> Ran:
+    """The same `inv` program (tasks.py, invoke.yaml, parser) inside this process: ~100x
+    cheaper than a subprocess, for large corpora. Set the environment with monkeypatch."""
+    import contextlib
+    import io
+
+    from invoke import Program
+
+    from populator.cli import common
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    saved, common._redactor = common._redactor, None  # a fresh process's redacting streams
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            Program().run(["inv", "--search-root", str(REPO_ROOT), task, *args])
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 1
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            common._redactor = saved
+    return Ran(code, out.getvalue(), err.getvalue())

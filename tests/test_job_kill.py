@@ -1,0 +1,74 @@
+"""SIGKILL the whole spark-submit process tree at random points, several times, then re-run.
+
+The final table must be exactly a clean run's, and with a run manifest the re-runs skip the
+runs that were finished before each kill.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from populator.cli.run_local import LocalRun, build_local_command, job_environment
+from populator.events import TTL_SECONDS
+from populator.manifest import EventsManifest
+from populator.sample_archive import realistic_archive, write_to_s3
+from tests.support.jobs import dump_table, storage_config, write_json
+
+pytestmark = pytest.mark.spark
+
+KILLS = 3
+
+
+def start(archive: str, config: str, runs_table: str, report: str) -> subprocess.Popen:
+    run = LocalRun(master="local[2]", run_manifest_table=runs_table, report=report)
+    command = build_local_command(archive, config, run)
+    command[command.index("--run-manifest-table") :] += ["--batches", "8"]
+    return subprocess.Popen(
+        command,
+        env=job_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def test_killed_again_and_again_then_rerun_gives_the_clean_table(
+    s3, dynamodb, bucket, unique_name, tmp_path: Path
+) -> None:
+    seed = int(os.environ.get("POPULATOR_KILL_SEED", "20261122"))
+    rng = random.Random(seed)
+    sample = realistic_archive(datetime.now(timezone.utc), runs=6, events_per_run=40, seed=seed)
+    archive = write_to_s3(sample, s3, bucket, "enriched/archive")
+    table, runs_table = unique_name("manifest"), unique_name("runs")
+    EventsManifest(dynamodb, table).create()
+    config = write_json(tmp_path / "storage.json", storage_config(table))
+    report = str(tmp_path / "report.json")
+
+    killed = 0
+    for _ in range(KILLS):
+        process = start(archive, config, runs_table, report)
+        time.sleep(rng.uniform(5.0, 11.0))  # JVM start ~4 s, then reading and writing
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            killed += 1
+        process.wait()
+    assert killed >= 1, f"seed {seed}: the job always finished before the kill"
+
+    final = start(archive, config, runs_table, report)
+    assert final.wait(timeout=300) == 0
+    result = json.loads(Path(report).read_text())
+    assert result["status"] == "succeeded"
+
+    expected = {k: (v, v + TTL_SECONDS) for k, v in sample.expected.items()}
+    assert dump_table(dynamodb, table) == expected, f"seed {seed}"
+    recorded = set(result["runs"]["recorded"]) | set(result["runs"]["skipped"]["already_recorded"])
+    assert len(recorded) == 7  # six recent runs + the expired one; the Glacier run is skipped
