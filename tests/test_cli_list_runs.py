@@ -101,10 +101,8 @@ def test_json_report_runs_totals_estimate(
     assert est["basis"].startswith("measured on ") and "events" in est["basis"]
     newest = writing[-1]["path"]
     assert newest in est["basis"]  # sampled from the newest run to write
-    assert (
-        est["events"] == round(est["bytes"] / est["bytes_per_event"])
-        or abs(est["events"] - est["bytes"] / est["bytes_per_event"]) < est["events"] * 0.01
-    )
+    # bytes_per_event is shown rounded to 0.1 byte
+    assert abs(est["events"] - est["bytes"] / est["bytes_per_event"]) <= max(1, est["events"] / 500)
     assert est["writes"] == est["events"]
     assert est["cost_usd"] == round(est["writes"] * 0.625 / 1e6, 6)
     assert est["write_capacity"] == 40 and est["seconds"] == est["writes"] / 40

@@ -10,10 +10,11 @@ import pytest
 from populator.events import TTL_SECONDS, MalformedEvent, parse_line
 from populator.manifest import EventsManifest
 from populator.sample_archive import gz
+from tests.support.figures import env_int, record
 from tests.support.hostile import corpus
 from tests.support.jobs import dump_table, job_args, storage_config, write_json
 
-CASES = corpus()
+CASES = corpus(scale=env_int("POPULATOR_HOSTILE_SCALE", 1))
 
 
 def outcome(raw: bytes):
@@ -34,6 +35,7 @@ def test_each_case_is_parsed_exactly_or_refused_with_its_reason(case) -> None:
 
 
 @pytest.mark.spark
+@pytest.mark.reliability
 def test_the_job_counts_every_hostile_line_and_stores_only_the_valid_ones(
     spark, dynamodb, unique_name, tmp_path: Path
 ) -> None:
@@ -81,3 +83,4 @@ def test_the_job_counts_every_hostile_line_and_stores_only_the_valid_ones(
     ]
     assert len(rows) == sum(expected_reasons.values())
     assert all(("line" in row) != ("line_base64" in row) for row in rows)
+    record("hostile lines", inputs_tried=len(CASES) + 1, writes_verified=len(stored))

@@ -21,11 +21,12 @@ from populator.cli.run_local import LocalRun, build_local_command, job_environme
 from populator.events import TTL_SECONDS
 from populator.manifest import EventsManifest
 from populator.sample_archive import realistic_archive, write_to_s3
+from tests.support.figures import env_int, record
 from tests.support.jobs import dump_table, storage_config, write_json
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.reliability]
 
-KILLS = 3
+KILLS = env_int("POPULATOR_KILLS", 3)
 
 
 def start(archive: str, config: str, runs_table: str, report: str) -> subprocess.Popen:
@@ -72,3 +73,4 @@ def test_killed_again_and_again_then_rerun_gives_the_clean_table(
     assert dump_table(dynamodb, table) == expected, f"seed {seed}"
     recorded = set(result["runs"]["recorded"]) | set(result["runs"]["skipped"]["already_recorded"])
     assert len(recorded) == 7  # six recent runs + the expired one; the Glacier run is skipped
+    record("sigkill", kills_survived=killed, writes_verified=len(expected))
