@@ -231,3 +231,23 @@ def demo(c, directory=".demo"):
     from populator.cli.demo import demo as run_demo
 
     command(run_demo)(directory)
+
+
+# ---- reliability ---------------------------------------------------------------------------
+
+
+@task(
+    help={
+        "kills": "how many times to SIGKILL the job before the final re-run (default 5)",
+        "scale": "multiplier for the random part of the hostile-input corpus (default 20)",
+    }
+)
+def reliability(c, kills=5, scale=20):
+    """Faults, kills, hostile input and leak checks, bigger than in CI; prints the figures."""
+    from invoke.exceptions import Exit
+
+    from tests.support.reliability import run
+
+    code = run(int(kills), int(scale))
+    if code:
+        raise Exit(code=code)

@@ -20,6 +20,7 @@ import os
 import select
 import socket
 import ssl
+import time
 import urllib.request
 import zlib
 from collections import deque
@@ -51,6 +52,9 @@ WRITERS = ("fast", "boto3")
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # botocore's JSON form (ASCII, compact)
 _CONDITIONAL_FAILED = b"ConditionalCheckFailedException"
 MAX_HEAD_BYTES = 64 * 1024
+# Reopen connections idle longer than this rather than risk one a NAT or the service dropped
+# silently (the AWS SDK for Java closes idle connections after 60 s by default).
+MAX_IDLE_SECONDS = 50.0
 
 
 class FastPutUnavailable(Exception):
@@ -166,9 +170,9 @@ class FastPutSender:
                 connection = self._idle.pop()
             except IndexError:
                 return self._connect()
-            if not connection.dropped():
+            if time.monotonic() - connection.used < MAX_IDLE_SECONDS and not connection.dropped():
                 return connection
-            connection.close()  # the server closed it while idle (DynamoDB does after a while)
+            connection.close()  # closed by the server while idle, or idle for too long
 
     def _connect(self) -> _Connection:
         sock: Optional[socket.socket] = None
@@ -211,14 +215,16 @@ class _Connection:
     `http.client` costs ~90 µs of CPU more per exchange (an email-parser per response).
     """
 
-    __slots__ = ("buffer", "reusable", "sock")
+    __slots__ = ("buffer", "reusable", "sock", "used")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = b""
         self.reusable = True
+        self.used = time.monotonic()
 
     def exchange(self, message: bytes) -> Tuple[int, Dict[str, str], bytes]:
+        self.used = time.monotonic()
         self.sock.sendall(message)
         while True:
             status, headers, version = self._read_head()

@@ -40,6 +40,7 @@ _TRANSIENT_EXCEPTION_NAMES = frozenset(
         "RemoteDisconnected",
         "TimeoutError",
         "socket.timeout",
+        "ChecksumError",  # a response garbled in transit (x-amz-crc32); botocore retries it too
     }
 )
 
