@@ -134,7 +134,8 @@ def run_emr(
         "since": "only runs at or after YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS (UTC)",
         "run_manifest_table": "DynamoDB run-manifest table: mark runs already processed",
         "write_capacity": "WCU to estimate the backfill's duration at (default 1000)",
-        "region": "AWS region of the run-manifest table (default: the archive bucket's)",
+        "region": "region of the run-manifest table: the storage config's awsRegion, where the "
+        "job keeps it (default: the archive bucket's region)",
         "profile": "AWS profile (default: the standard credential chain)",
         "json": "print one JSON object: runs, totals, estimate",
     },

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 from populator.manifest import build_put_request
+from populator.rate_limit import AdaptiveRateLimiter
 from populator.retry import RetryPolicy, error_code, is_retryable, is_throttle
 
 NEW = "new"  # no item before
@@ -80,9 +81,16 @@ def write_items(
     policy: Optional[RetryPolicy] = None,
     sleep: Callable[[float], None] = time.sleep,
     seed: Optional[int] = None,
+    adaptive: bool = True,
 ) -> WriteStats:
-    """Write every item; return the counts, or raise WriteFailed after stopping all threads."""
+    """Write every item; return the counts, or raise WriteFailed after stopping all threads.
+
+    `adaptive` paces this call's requests with an AIMD rate limiter once the table throttles
+    (see populator.rate_limit and BENCHMARKS.md: it keeps throttled requests and retries per
+    write low when many partitions share a small table).
+    """
     policy = policy or DEFAULT_POLICY
+    limiter = AdaptiveRateLimiter(sleep=sleep) if adaptive else None
     in_flight = max(1, int(in_flight))
     work: queue.Queue[Any] = queue.Queue(maxsize=in_flight * 4)
     lock = threading.Lock()
@@ -101,7 +109,7 @@ def write_items(
                 if stop.is_set():
                     continue  # drain so the producer never blocks
                 try:
-                    outcome = _send_with_retries(item, send, policy, sleep, rng, local)
+                    outcome = _send_with_retries(item, send, policy, sleep, rng, local, limiter)
                 except BaseException as error:
                     local.failed += 1
                     with lock:
@@ -157,20 +165,30 @@ def _send_with_retries(
     sleep: Callable[[float], None],
     rng: random.Random,
     stats: WriteStats,
+    limiter: Optional[AdaptiveRateLimiter] = None,
 ) -> str:
     attempt = 0
     while True:
         attempt += 1
+        if limiter is not None:
+            limiter.acquire()
         stats.requests += 1
         try:
-            return send(*item)
+            outcome = send(*item)
         except Exception as error:
+            throttled = is_throttle(error)
+            if throttled and limiter is not None:
+                limiter.on_throttle()
             if attempt >= policy.max_attempts or not is_retryable(error):
                 raise
             stats.retries += 1
-            if is_throttle(error):
+            if throttled:
                 stats.throttles += 1
             sleep(policy.delay(attempt, rng))
+        else:
+            if limiter is not None:
+                limiter.on_success()
+            return outcome
 
 
 def _short(error: BaseException) -> str:

@@ -168,14 +168,12 @@ def test_local_directory_needs_no_aws(monkeypatch, tmp_path, sample) -> None:
     assert none.code == 0 and none.out.startswith(f"no runs under {empty}/")
 
 
-def test_aws_side_errors_are_one_paragraph(s3_archive, unique_name) -> None:
+def test_aws_side_errors_and_a_missing_run_manifest(s3_archive, unique_name) -> None:
     missing = inv_in_process("list_runs", [f"s3://{unique_name('nobucket')}/archive/"])
     assert missing.code == 2 and missing.error_lines[0].startswith("error: cannot list s3://")
     assert "NoSuchBucket" in missing.error_lines[0] and "Traceback" not in missing.err
     table = unique_name("absent")
-    absent = inv_in_process("list_runs", [s3_archive, "--run-manifest-table", table])
-    assert absent.code == 2
-    assert absent.error_lines == [
-        f"error: --run-manifest-table '{table}' does not exist in us-east-1: check the name, "
-        "or give --region"
-    ]
+    absent = inv_in_process("list_runs", [s3_archive, "--run-manifest-table", table, "--json"])
+    assert absent.code == 0, absent.err
+    assert f"notice: run manifest table '{table}' does not exist in us-east-1 (yet)" in absent.err
+    assert {r["processed"] for r in json.loads(absent.out)["runs"]} == {False}

@@ -16,7 +16,7 @@ from populator.bundle import JOB_SCRIPT, bootstrap_script, import_closure, job_z
 from populator.emr.request import TAG_DIGEST, TAG_TABLE, TOOL_NAME
 from populator.redact import secret_forms
 from populator.storage import parse_storage_config_text
-from tests.support.cli import DEAD_ENDPOINT, Running, inv
+from tests.support.cli import DEAD_ENDPOINT, Running, inv, inv_in_process
 from tests.support.emr import cluster, set_states, start_cluster, step
 from tests.support.jobs import SECRET, resolver_config, storage_config, write_json
 
@@ -380,4 +380,16 @@ def test_dry_run_json_and_no_aws_at_all(setup) -> None:
         "bootstrap",
         "storage-config",
     ]
+    assert_no_secret(ran.out, ran.err)
+
+
+def test_dry_run_on_an_existing_cluster_prints_add_job_flow_steps(monkeypatch, setup) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", DEAD_ENDPOINT)
+    ran = inv_in_process("run_emr", args(setup, "--dry-run", "--cluster-id", "j-2AXXXXXXGAPLF"))
+    assert ran.code == 0, ran.err
+    request = json.loads(ran.out)
+    assert list(request) == ["JobFlowId", "Steps"] and request["JobFlowId"] == "j-2AXXXXXXGAPLF"
+    assert request["Steps"][0]["ActionOnFailure"] == "CONTINUE"
+    assert "would call EMR AddJobFlowSteps" in ran.err
+    assert "bootstrap" not in ran.err  # nothing to bootstrap on a running cluster
     assert_no_secret(ran.out, ran.err)

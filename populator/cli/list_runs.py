@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set
 from populator import aws
 from populator.archive import Run, archive_is_s3, format_run_id
 from populator.archive import list_runs as find_runs
+from populator.cli.common import notice
 from populator.cli.validate import validate_archive
 from populator.config import REGION_RE, TABLE_RE
 from populator.errors import UserError
@@ -257,12 +258,17 @@ def list_runs(
                 r.prefix for r in runs
             )
         except Exception as error:
-            if error_code(error) == "ResourceNotFoundException":
-                raise UserError(
-                    f"--run-manifest-table '{run_manifest_table}' does not exist in "
-                    f"{table_region}: check the name, or give --region"
-                ) from None
-            raise
+            if error_code(error) != "ResourceNotFoundException":
+                if getattr(error, "response", None) is None:
+                    raise
+                what = f"cannot read --run-manifest-table '{run_manifest_table}'"
+                raise _aws_error(error, what) from None
+            # The job creates it on its first run: until then no run is recorded.
+            notice(
+                f"run manifest table '{run_manifest_table}' does not exist in {table_region} "
+                "(yet): no run is recorded as processed (check the name, or give --region)"
+            )
+            processed = set()
 
     rows = rows_for(runs, processed, now or datetime.now(timezone.utc))
     totals = _totals(rows, processed is not None)

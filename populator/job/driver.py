@@ -101,6 +101,7 @@ def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, An
         bad_rows=options.bad_rows,
         retry=RetryPolicy(max_attempts=options.retry_attempts),
         dynamodb_endpoint_url=options.dynamodb_endpoint_url,
+        writer=options.writer,
     )
     failed_runs = _process(spark, todo, options, context, storage.table, report, run_manifest, log)
     report["elapsed_seconds"] = round(time.monotonic() - started, 3)

@@ -17,13 +17,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from populator import aws
+from populator import aws, fast_put
 from populator.events import TTL_SECONDS, MalformedEvent, parse_line
 from populator.job import sinks
 from populator.job.reader import ReadError, iter_lines, open_object
 from populator.retry import RetryPolicy
 from populator.storage import StorageConfig
-from populator.writer import DEFAULT_POLICY, BotocoreSender, WriteStats, write_items
+from populator.writer import DEFAULT_POLICY, Sender, WriteStats, write_items
 
 COUNT = "\x00count"  # key: (COUNT, run_index, name) -> int
 READ_ERROR = "\x00error"  # key: (READ_ERROR, run_index, path) -> message
@@ -44,6 +44,7 @@ class JobContext:
     bad_rows: Optional[str]
     retry: RetryPolicy = DEFAULT_POLICY
     dynamodb_endpoint_url: Optional[str] = None
+    writer: str = "fast"  # fast_put.FastPutSender, or "boto3" for BotocoreSender
 
 
 _clients: Dict[str, Any] = {}
@@ -65,6 +66,15 @@ def _dynamodb(context: JobContext) -> Any:
         _clients[key] = aws.dynamodb_client(
             storage, endpoint, max_pool_connections=context.in_flight + 2, retries=False
         )
+    return _clients[key]
+
+
+def _sender(context: JobContext, table: str) -> Sender:
+    """One sender per Python worker and table, reused across tasks (its connections too)."""
+    endpoint = context.dynamodb_endpoint_url or context.endpoint_url
+    key = f"put|{endpoint}|{context.in_flight}|{table}|{context.writer}"
+    if key not in _clients:
+        _clients[key] = fast_put.manifest_sender(_dynamodb(context), table, context.writer)
     return _clients[key]
 
 
@@ -170,7 +180,7 @@ def write_partition(
 
     stats: WriteStats = write_items(
         items(),
-        BotocoreSender(_dynamodb(context), table),
+        _sender(context, table),
         in_flight=context.in_flight,
         policy=context.retry,
     )
