@@ -12,33 +12,19 @@ import sys
 from pathlib import Path
 from typing import Set
 
+from populator.bundle import import_closure
+
 ROOT = Path(__file__).resolve().parent.parent
 JOB = ROOT / "spark_jobs" / "populate_manifest.py"
 
 
 def job_modules() -> Set[Path]:
-    """The job script plus the populator modules it imports, transitively."""
-    seen: Set[Path] = set()
-    todo = [JOB]
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            for name in names:
-                if not name.startswith("populator"):
-                    continue
-                base = ROOT.joinpath(*name.split("."))
-                for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-                    if candidate.exists():
-                        todo.append(candidate)
-    return seen
+    """The job script plus the populator modules it imports (the bundle's own closure)."""
+    modules = {JOB}
+    for name in import_closure():
+        base = ROOT.joinpath(*name.split("."))
+        modules.add(base / "__init__.py" if base.is_dir() else base.with_suffix(".py"))
+    return modules
 
 
 def test_ruff_is_clean() -> None:

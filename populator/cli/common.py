@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from typing import Any, Callable, TypeVar
 
 from invoke.exceptions import Exit
 
-from populator.errors import EXIT_BAD_INPUT, EXIT_CANCELLED, Cancelled, JobFailed, UserError
+from populator.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_CANCELLED,
+    Cancelled,
+    JobFailed,
+    StillRunning,
+    UserError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,9 +57,13 @@ def command(func: F) -> F:
         redactor()
         try:
             return func(*args, **kwargs)
-        except (UserError, JobFailed, Cancelled) as error:
+        except (UserError, JobFailed, Cancelled, StillRunning) as error:
             eprint(f"error: {error}")
             raise Exit(code=error.exit_code) from None
+        except BrokenPipeError:
+            # `inv list_runs | head`: the reader left; not an error worth a traceback.
+            _silence_stdout()
+            raise Exit(code=0) from None
         except KeyboardInterrupt:
             eprint("error: interrupted")
             raise Exit(code=EXIT_CANCELLED) from None
@@ -65,6 +77,14 @@ def command(func: F) -> F:
             raise Exit(code=EXIT_BAD_INPUT) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(devnull, sys.__stdout__.fileno())
 
 
 def as_user_error(error: BaseException) -> Any:
