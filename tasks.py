@@ -28,6 +28,10 @@ from populator.cli.positionals import OptionalPositionalTask
         "assets": "S3 folder for uploads (default: populator-assets/ beside --log-path, else "
         "s3://<archive-bucket>/populator/assets/)",
         "kms_key_id": "KMS key for the uploaded storage config (default: SSE-S3, AES256)",
+        "bad_rows": "job: write malformed lines with their reason under this S3 prefix",
+        "include_expired": "job: also write items whose 180-day ttl has already passed",
+        "in_flight": "job: concurrent conditional writes per Spark partition (default 32)",
+        "accept_read_errors": "job: record runs with unreadable files as processed anyway",
         "jar": "S3 URI of a custom job artifact (.py or .jar) to run instead of ours",
         "release_label": "EMR release (default emr-7.12.0)",
         "instance_type": "EC2 instance type of every node (default m5.xlarge)",
@@ -63,6 +67,10 @@ def run_emr(
     log_path=None,
     assets=None,
     kms_key_id=None,
+    bad_rows=None,
+    include_expired=False,
+    in_flight=None,
+    accept_read_errors=False,
     jar=None,
     release_label="emr-7.12.0",
     instance_type="m5.xlarge",
@@ -101,6 +109,10 @@ def run_emr(
         log_path=log_path,
         assets=assets,
         kms_key_id=kms_key_id,
+        bad_rows=bad_rows,
+        include_expired=include_expired,
+        in_flight=in_flight,
+        accept_read_errors=accept_read_errors,
         jar=jar,
         release_label=release_label,
         instance_type=instance_type,
@@ -250,5 +262,30 @@ def reliability(c, kills=5, scale=20):
     from tests.support.reliability import run
 
     code = run(int(kills), int(scale))
+    if code:
+        raise Exit(code=code)
+
+
+# ---- bench ---------------------------------------------------------------------------------
+# (owned by benchmarks/run.py)
+
+
+@task(
+    help={
+        "quick": "tiny sizes: exercise every benchmark in about a minute (numbers mean little)",
+        "output": "markdown file to write (default BENCHMARKS.md)",
+        "only": "comma list of benchmark numbers to run, e.g. 2,3 (default: all six)",
+    }
+)
+def bench(c, quick=False, output=None, only=None):
+    """Run the benchmarks (about 10 min on 2 cores) and regenerate BENCHMARKS.md."""
+    from invoke.exceptions import Exit
+
+    from benchmarks.run import main
+
+    argv = ["--quick"] if quick else []
+    argv += ["--output", output] if output else []
+    argv += ["--only", only] if only else []
+    code = main(argv)
     if code:
         raise Exit(code=code)

@@ -20,6 +20,7 @@ import os
 import select
 import socket
 import ssl
+import sys
 import time
 import urllib.request
 import zlib
@@ -83,10 +84,9 @@ class FastPutSender:
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
-        default_port = (self._https and self._port == 443) or (not self._https and self._port == 80)
-        self._host_header = parts.hostname if default_port else f"{parts.hostname}:{self._port}"
-        if ":" in parts.hostname and not default_port:  # IPv6 literal
-            self._host_header = f"[{parts.hostname}]:{self._port}"
+        default_port = self._port == (443 if self._https else 80)
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+        self._host_header = host if default_port else f"{host}:{self._port}"
         self._path = parts.path or "/"
         self._url = f"{parts.scheme}://{self._host_header}{self._path}"
         config = meta.config
@@ -141,8 +141,10 @@ class FastPutSender:
         try:
             status, headers, data = connection.exchange(message)
         except BaseException as error:
-            connection.close()
-            raise self._connection_error(error) from error
+            connection.close()  # its state is unknown: never reuse it
+            if isinstance(error, (OSError, ValueError)):  # incl. timeouts and BadResponse
+                raise self._connection_error(error) from error
+            raise
         if connection.reusable:
             self._idle.append(connection)
         else:
@@ -194,13 +196,11 @@ class FastPutSender:
             raise EndpointConnectionError(endpoint_url=self.endpoint_url, error=error) from error
         return _Connection(sock)
 
-    def _connection_error(self, error: BaseException) -> BaseException:
-        """Map a failure during the exchange to the botocore exception BotocoreSender raises."""
+    def _connection_error(self, error: Exception) -> Exception:
+        """The botocore exception BotocoreSender raises for the same failure (retryable)."""
         if isinstance(error, (socket.timeout, TimeoutError)):
             return ReadTimeoutError(endpoint_url=self.endpoint_url, error=error)
-        if isinstance(error, (OSError, ValueError)):
-            return ConnectionClosedError(endpoint_url=self.endpoint_url, error=error)
-        return error  # KeyboardInterrupt and the like: not ours to translate
+        return ConnectionClosedError(endpoint_url=self.endpoint_url, error=error)
 
 
 class BadResponse(ValueError):
@@ -343,8 +343,8 @@ def manifest_sender(client: Any, table: str, writer: str = "fast") -> Sender:
     if writer == "fast":
         try:
             return FastPutSender(client, table)
-        except FastPutUnavailable:
-            pass
+        except FastPutUnavailable as reason:
+            print(f"populator: writing through boto3 ({reason})", file=sys.stderr, flush=True)
     return BotocoreSender(client, table)
 
 

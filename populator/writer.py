@@ -90,8 +90,9 @@ def write_items(
     write low when many partitions share a small table).
     """
     policy = policy or DEFAULT_POLICY
-    limiter = AdaptiveRateLimiter(sleep=sleep) if adaptive else None
     in_flight = max(1, int(in_flight))
+    # Equal additive steps per partition (one write/s per slot each second): fair shares.
+    limiter = AdaptiveRateLimiter(increase=in_flight, sleep=sleep) if adaptive else None
     work: queue.Queue[Any] = queue.Queue(maxsize=in_flight * 4)
     lock = threading.Lock()
     total = WriteStats()
@@ -170,15 +171,14 @@ def _send_with_retries(
     attempt = 0
     while True:
         attempt += 1
-        if limiter is not None:
-            limiter.acquire()
+        sent = limiter.acquire() if limiter is not None else 0.0
         stats.requests += 1
         try:
             outcome = send(*item)
         except Exception as error:
             throttled = is_throttle(error)
             if throttled and limiter is not None:
-                limiter.on_throttle()
+                limiter.on_throttle(sent)
             if attempt >= policy.max_attempts or not is_retryable(error):
                 raise
             stats.retries += 1

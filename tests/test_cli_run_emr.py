@@ -276,6 +276,10 @@ def test_timeout_exits_3_and_reattach_follows_to_the_end(moto_endpoint, setup) -
         "--wait --timeout 1"
     )
     assert f"Re-attach with: {again}" in timed.err
+    assert (
+        f"cluster {cluster_id} is left running ON PURPOSE: the step is still working" in timed.err
+    )
+    assert f"to stop it instead: aws emr terminate-clusters --cluster-ids {cluster_id}" in timed.err
     assert cluster(cluster_id).state != "TERMINATED"
 
     running = Running(

@@ -21,6 +21,7 @@ from populator.emr.request import (
     tag_value,
     with_digest,
 )
+from populator.job.options import parse_options
 from populator.redact import secret_forms
 
 ZIP = "s3://b/assets/populator-1.zip"
@@ -48,6 +49,30 @@ def test_job_args_hold_uris_only_in_the_jobs_order() -> None:
         "--report",
         "s3://b/r.json",
     ]
+    job_flags = JobArgs(
+        "s3://a/archive/",
+        CONFIG,
+        bad_rows_uri="s3://b/bad-rows/",
+        in_flight=8,
+        include_expired=True,
+        accept_read_errors=True,
+    )
+    assert build_job_args(job_flags) == [
+        "--enriched-archive",
+        "s3://a/archive/",
+        "--storage-config",
+        CONFIG,
+        "--bad-rows",
+        "s3://b/bad-rows/",
+        "--in-flight",
+        "8",
+        "--include-expired",
+        "--accept-read-errors",
+    ]
+    # The job's own parser reads them back as given (the launcher and the job agree).
+    parsed = parse_options(build_job_args(job_flags))
+    assert (parsed.bad_rows, parsed.in_flight) == ("s3://b/bad-rows/", 8)
+    assert parsed.include_expired and parsed.accept_read_errors
 
 
 def test_spark_step_is_spark_submit_in_cluster_mode_via_command_runner() -> None:

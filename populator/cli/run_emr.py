@@ -7,7 +7,9 @@ Order matters (each step may stop the command; none leaves anything half-done):
 3. the region (the archive bucket's unless --region), the events-manifest table (created
    when missing unless --no-create-table), the duplicate-backfill guard;
 4. uploads (content-addressed, skipped when present), then one RunJobFlow/AddJobFlowSteps;
-5. with --wait, follow the step (populator.emr.wait) and explain a failure.
+5. with --wait, follow the step (populator.emr.wait) and explain a failure; when it ends,
+   read the job's JSON report back from the `--report` URI in the step's arguments (printed
+   as the job's summary on success, its errors on failure; the dict is in the --json result).
 Exit codes: 0 ok, 1 job failed, 2 bad input, 3 still running at --timeout, 130 cancelled.
 Re-attach to a submitted step: `--cluster-id J --step-id S` (implies --wait).
 """
@@ -28,6 +30,7 @@ from populator.cli.common import eprint, notice
 from populator.cli.validate import Inputs, ensure_manifest_table, validate_inputs
 from populator.config import REGION_RE, TABLE_RE
 from populator.emr.console import console_url, describe_step_command, reattach_command
+from populator.emr.report import FetchedReport, failure_lines, fetch_report, step_report_uri
 from populator.emr.request import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_INSTANCE_COUNT,
@@ -57,6 +60,8 @@ from populator.emr.request import (
 )
 from populator.emr.submit import Submission, check_target_cluster, find_duplicate, submit
 from populator.emr.wait import (
+    CLUSTER_FAILURE_CODES,
+    ENDED_CLUSTER_STATES,
     Outcome,
     SignalsAsExceptions,
     Terminated,
@@ -68,6 +73,7 @@ from populator.emr.wait import (
 )
 from populator.errors import (
     EXIT_BAD_INPUT,
+    EXIT_CANCELLED,
     EXIT_STILL_RUNNING,
     Cancelled,
     JobFailed,
@@ -86,6 +92,7 @@ SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 ROLE_RE = re.compile(r"^[\w+=,.@/-]{1,512}$")
 KEYNAME_RE = re.compile(r"^[\x20-\x7e]{1,255}$")
 MIN_IDLE_TIMEOUT, MAX_IDLE_TIMEOUT = 60, 604800  # what EMR's AutoTerminationPolicy accepts
+MAX_IN_FLIGHT = 1024  # per partition; more only exhausts the executors' sockets
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,10 @@ class EmrOptions:
     step_id: Optional[str] = None
     run_manifest_table: Optional[str] = None
     kms_key_id: Optional[str] = None
+    bad_rows: Optional[str] = None
+    include_expired: bool = False
+    in_flight: Any = None
+    accept_read_errors: bool = False
     create_table: bool = True
     force: bool = False
     dry_run: bool = False
@@ -137,12 +148,15 @@ class Result:
     log_uri: Optional[str] = None
     report: Optional[str] = None
     elapsed_seconds: Optional[float] = None
+    cluster_state: Optional[str] = None
+    cluster_reason: Optional[str] = None
     cause: Optional[str] = None
     error: Optional[str] = None
     dry_run: bool = False
     operation: Optional[str] = None
     request: Optional[Dict[str, Any]] = None
     uploads: List[Dict[str, Any]] = field(default_factory=list)
+    job_report: Optional[Dict[str, Any]] = None  # the job's JSON report, read back after --wait
 
 
 @dataclass(frozen=True)
@@ -155,6 +169,8 @@ class _Checked:
     log_wait: float
     log_path: Optional[S3Uri]
     assets: Optional[S3Uri]
+    bad_rows: Optional[str] = None
+    in_flight: Optional[int] = None
 
 
 # --- local checks ----------------------------------------------------------------------------
@@ -236,6 +252,18 @@ def _check(options: EmrOptions) -> _Checked:
         tags = parse_tags(options.tags or ())
     except ValueError as error:
         raise UserError(str(error)) from None
+    if options.bad_rows is not None and not has_s3_scheme(options.bad_rows):
+        raise UserError(
+            f"--bad-rows {options.bad_rows!r}: expected an S3 prefix such as "
+            "s3://bucket/populator/bad-rows/ (the job runs on EMR: a local path would stay on a "
+            "cluster node)"
+        )
+    bad_rows = _s3_folder(options.bad_rows, "--bad-rows")
+    in_flight = (
+        None
+        if options.in_flight is None
+        else _number(options.in_flight, "--in-flight", 1, MAX_IN_FLIGHT)
+    )
     timeout = (
         None if options.timeout is None else _number(options.timeout, "--timeout", 1, whole=False)
     )
@@ -252,6 +280,8 @@ def _check(options: EmrOptions) -> _Checked:
         log_wait=_number(options.log_wait, "--log-wait", 0, 3600, whole=False),
         log_path=_s3_folder(options.log_path, "--log-path"),
         assets=_s3_folder(options.assets, "--assets"),
+        bad_rows=None if bad_rows is None else bad_rows.uri,
+        in_flight=in_flight,
     )
 
 
@@ -292,6 +322,10 @@ def plan_request(
                 since=None if inputs.since is None else format_run_id(inputs.since),
                 run_manifest_table=options.run_manifest_table,
                 report_uri=report,
+                bad_rows_uri=checked.bad_rows,
+                in_flight=checked.in_flight,
+                include_expired=options.include_expired,
+                accept_read_errors=options.accept_read_errors,
             )
         )
         name = step_name(storage.table, digest)
@@ -617,7 +651,63 @@ def _follow(
             log=eprint,
         )
     )
+    # By exit code, not state: a step EMR (or someone else) CANCELLED is a failure to explain.
+    if outcome.exit_code not in (EXIT_STILL_RUNNING, EXIT_CANCELLED) and not outcome.never_ran:
+        _read_report(options, result, emr, s3, submission)
     _conclude(options, checked, result, submission, region, outcome)
+
+
+def _read_report(
+    options: EmrOptions, result: Result, emr: Any, s3: Any, submission: Submission
+) -> Optional[FetchedReport]:
+    """The job's report, from the `--report` URI in the step EMR holds (a courtesy: trouble
+    reading it is said, never changes the exit code)."""
+    uri = result.report
+    try:
+        step = emr.describe_step(ClusterId=submission.cluster_id, StepId=submission.step_id)
+        step = step["Step"]
+        uri = step_report_uri(step) or uri
+        if uri is None:
+            notice("the step names no --report URI: no job report to show")
+            return None
+        result.report = uri
+        created = ((step.get("Status") or {}).get("Timeline") or {}).get("CreationDateTime")
+        fetched = fetch_report(s3, uri, not_before=created)
+    except Exception as error:
+        notice(f"could not read the job's report at {uri or 'its --report URI'}: {error}")
+        return None
+    if fetched.status != "found" or fetched.report is None:
+        notice(f"no job report used from {uri}: {fetched.detail}")
+        return None
+    result.job_report = fetched.report
+    return fetched
+
+
+def _report_summary(report: Dict[str, Any], uri: Optional[str]) -> Optional[str]:
+    from populator.job.report import summary
+
+    try:
+        return summary(report)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        notice(f"the job's report at {uri} is not in this version's format: see the file")
+        return None
+
+
+def _left_running(submission: Submission, outcome: Outcome) -> str:
+    """Say plainly whether anything is still running (and billed) after a failure."""
+    cluster = submission.cluster_id
+    if outcome.cluster_state in ENDED_CLUSTER_STATES:
+        return f"nothing is left running: cluster {cluster} is {outcome.cluster_state}"
+    if outcome.cluster_state == "TERMINATING" or any(
+        action.startswith("terminated cluster") for action in outcome.actions
+    ):
+        return f"nothing is left running: cluster {cluster} is terminating"
+    if not submission.started_cluster:
+        return f"cluster {cluster} keeps running: it was not started by this backfill"
+    return (
+        f"cluster {cluster} may still be running: "
+        f"aws emr terminate-clusters --cluster-ids {cluster}"
+    )
 
 
 def _conclude(
@@ -631,40 +721,92 @@ def _conclude(
     result.state, result.exit_code = outcome.state, outcome.exit_code
     result.elapsed_seconds = round(outcome.elapsed, 1)
     took = format_elapsed(outcome.elapsed)
+    result.cluster_state = outcome.cluster_state or None
+    result.cluster_reason = outcome.cluster_reason
     if outcome.state == "COMPLETED":
         _say(options, f"step {submission.step_id} COMPLETED after {took}")
         if result.report:
             _say(options, f"report:  {result.report}")
+        if result.job_report is not None:
+            text = _report_summary(result.job_report, result.report)
+            if text:
+                _say(options, text)
         return
-    if outcome.state == "TIMEOUT":
-        again = reattach_command(submission.cluster_id, submission.step_id, region, checked.timeout)
-        eprint(
-            f"timeout: step {submission.step_id} still running after {took}; it goes on. "
-            f"Re-attach with: {again}"
-        )
-        result.error = f"still running at --timeout; re-attach with: {again}"
+    if outcome.exit_code == EXIT_STILL_RUNNING:
+        cluster, step = submission.cluster_id, submission.step_id
+        again = reattach_command(cluster, step, region, checked.timeout)
+        if submission.started_cluster:
+            stop = f"to stop it instead: aws emr terminate-clusters --cluster-ids {cluster}"
+            left = (
+                f"cluster {cluster} is left running ON PURPOSE: the step is still working, and "
+                "stopping the cluster would throw that work away; it terminates by itself when "
+                f"the step ends ({stop})"
+            )
+        else:
+            left = (
+                f"the step keeps running on cluster {cluster} (to cancel it instead: aws emr "
+                f"cancel-steps --cluster-id {cluster} --step-ids {step})"
+            )
+        eprint(f"timeout: step {step} still running after {took}; it goes on. {left}")
+        eprint(f"Re-attach with: {again}")
+        result.error = f"still running at --timeout; {left}; re-attach with: {again}"
         return
-    if outcome.state == "CANCELLED":
+    if outcome.exit_code == EXIT_CANCELLED:  # our Ctrl-C/SIGTERM, not a step EMR cancelled
         result.cause = "; ".join(outcome.actions)
         raise Cancelled(" ".join(outcome.actions[1:]) or "cancelled")
-    lines = [f"step {submission.step_id} {outcome.state} after {took}"]
-    if outcome.failure_details:
-        lines.append(f"EMR: {outcome.failure_details}")
-    if outcome.cluster_reason:
-        lines.append(
-            f"cluster {submission.cluster_id} {outcome.cluster_state}: {outcome.cluster_reason}"
-        )
+    cluster, step = submission.cluster_id, submission.step_id
+    reason = outcome.cluster_reason or "no reason given"
+    left = _left_running(submission, outcome)
+    start_failed = outcome.never_ran and outcome.cluster_code in CLUSTER_FAILURE_CODES
+    if start_failed:
+        lines = [
+            f"cluster {cluster} failed to start ({outcome.cluster_state}: {reason}); "
+            f"step {step} never ran ({outcome.state}) after {took}"
+        ]
+    elif outcome.never_ran:
+        lines = [
+            f"step {step} never ran ({outcome.state}): cluster {cluster} "
+            f"{outcome.cluster_state} ({reason}) after {took}"
+        ]
+    else:
+        lines = [f"step {step} {outcome.state} after {took}"]
+        if outcome.failure_details:
+            lines.append(f"EMR: {outcome.failure_details}")
+        if outcome.cluster_reason:
+            lines.append(f"cluster {cluster} {outcome.cluster_state}: {outcome.cluster_reason}")
     if outcome.cause is not None:
         lines.append(outcome.cause.render())
         result.cause = outcome.cause.text
+    elif outcome.never_ran:
+        if outcome.cluster_code == "BOOTSTRAP_FAILURE":
+            lines.append(
+                "the bootstrap action's output is not in the logs yet: "
+                f"{(result.log_uri or 'the log URI').rstrip('/')}/{cluster}/node/"
+            )
+        result.cause = outcome.cluster_reason
     else:
         where = ", ".join(outcome.logs) or f"{result.log_uri or 'the log URI'} (nothing there yet)"
         lines.append(f"no traceback or Spark error found in the logs: {where}")
         result.cause = outcome.failure_details or outcome.cluster_reason
+    if result.job_report is not None:
+        found = failure_lines(result.job_report)
+        if found:
+            lines.append(f"the job's report ({result.report}) says:")
+            lines.extend(f"  {line}" for line in found)
+    if outcome.hint:
+        lines.append(f"what to do: {outcome.hint}")
+    lines.append(left)
     for line in lines:
         eprint(line)
+    if start_failed:
+        raise JobFailed(
+            f"EMR cluster {cluster} failed to start ({reason}), so the backfill (step {step}) "
+            f"never ran; {left}. "
+            + (f"What to do: {outcome.hint}. " if outcome.hint else "")
+            + f"Console: {result.console_url}"
+        )
     raise JobFailed(
-        f"the backfill failed on EMR (step {submission.step_id} {outcome.state}); "
+        f"the backfill failed on EMR (step {step} {outcome.state}); "
         f"see the cause above and {result.console_url}"
     )
 

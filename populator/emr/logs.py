@@ -4,8 +4,10 @@ EMR copies logs to the cluster's LogUri: the step's own output under
 `<log-uri>/<cluster-id>/steps/<step-id>/` (spark-submit's client side, which names the YARN
 application) and, in cluster deploy mode, the driver's output under
 `<log-uri>/<cluster-id>/containers/<application-id>/<container>/` (the driver runs in the
-first container of the last attempt, `…_<attempt>_000001`). The parsers are pure; only
-`fetch_step_logs` reads S3. Users of EMR launchers complain most about failures shown
+first container of the last attempt, `…_<attempt>_000001`). A cluster whose bootstrap action
+failed never runs the step: the action's output is under
+`<log-uri>/<cluster-id>/node/<instance-id>/bootstrap-actions/<n>/`. The parsers are pure;
+only the `fetch_*` functions read S3. Users of EMR launchers complain most about failures shown
 without their cause: this module is why ours prints one.
 """
 
@@ -25,8 +27,10 @@ __all__ = [
     "Cause",
     "LogText",
     "application_id",
+    "bootstrap_cause",
     "decode_log",
     "driver_container",
+    "fetch_bootstrap_logs",
     "fetch_step_logs",
     "last_job_error",
     "last_python_traceback",
@@ -44,6 +48,9 @@ _CONTAINER_RE = re.compile(r"container_(?:e[0-9]+_)?[0-9]+_[0-9]+_([0-9]+)_([0-9
 _LOG_LINE_RE = re.compile(r"^(?:[0-9]{2}/[0-9]{2}/[0-9]{2} |[0-9]{4}-[0-9]{2}-[0-9]{2}[ T])")
 _JVM_EXCEPTION_RE = re.compile(r"^(?:[a-z][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error)(?::|$)")
 _GENERIC = ("finished with failed status", "User application exited with status")
+_BOOTSTRAP_LOG_RE = re.compile(r"/node/[^/]+/bootstrap-actions/[0-9]+/(stderr|stdout)(\.gz)?$")
+MAX_TAIL_LINES = 8
+MAX_BOOTSTRAP_KEYS = 5000  # a cluster that failed to start has few node logs; stop anyway
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,19 @@ def probable_cause(logs: Sequence[LogText]) -> Optional[Cause]:
     return None
 
 
+def bootstrap_cause(logs: Sequence[LogText]) -> Optional[Cause]:
+    """Why a bootstrap action failed: a traceback if there is one, else its output's last lines
+    (pip and shell errors are plain text: the end of stderr is where they are)."""
+    found = probable_cause(logs)
+    if found is not None and found.kind == "python-traceback":
+        return found
+    for log in logs:
+        lines = [line for line in log.text.splitlines() if line.strip()]
+        if lines:
+            return Cause("bootstrap-log", log.source, "\n".join(lines[-MAX_TAIL_LINES:]))
+    return None
+
+
 def application_id(text: str) -> Optional[str]:
     """The YARN application spark-submit started (it names it in the step's stderr)."""
     found = _APP_RE.findall(text)
@@ -227,4 +247,23 @@ def fetch_step_logs(s3_client: Any, log_uri: str, cluster_id: str, step_id: str)
                     found.append(log)
     if step is not None:
         found.append(step)
+    return found
+
+
+def fetch_bootstrap_logs(s3_client: Any, log_uri: str, cluster_id: str) -> List[LogText]:
+    """Every node's bootstrap-action output, stderr before stdout; [] when none arrived."""
+    location = parse_s3_uri(log_uri)
+    root = f"{location.prefix}{cluster_id}/node/"
+    keys: List[str] = []
+    for number, obj in enumerate(iter_s3_objects(s3_client, location.bucket, root)):
+        if number >= MAX_BOOTSTRAP_KEYS:
+            break
+        if _BOOTSTRAP_LOG_RE.search(obj["Key"]):
+            keys.append(obj["Key"])
+    keys.sort(key=lambda key: ("/stdout" in key, key))
+    found: List[LogText] = []
+    for key in keys:
+        text = _read(s3_client, location.bucket, key)
+        if text is not None:
+            found.append(LogText(f"s3://{location.bucket}/{key}", text))
     return found

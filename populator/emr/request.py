@@ -92,17 +92,29 @@ class JobArgs:
     since: Optional[str] = None  # run-id form, YYYY-MM-DD-HH-MM-SS (UTC)
     run_manifest_table: Optional[str] = None
     report_uri: Optional[str] = None
+    bad_rows_uri: Optional[str] = None  # an S3 prefix: a local path would stay on a node
+    in_flight: Optional[int] = None
+    include_expired: bool = False
+    accept_read_errors: bool = False
 
 
 def build_job_args(args: JobArgs) -> List[str]:
+    """The job's flags in a fixed order (options left at their default are left out, so a
+    request and its digest only change when the user asks for something)."""
     out = ["--enriched-archive", args.enriched_archive, "--storage-config", args.storage_config_uri]
     for flag, value in (
         ("--since", args.since),
         ("--run-manifest-table", args.run_manifest_table),
         ("--report", args.report_uri),
+        ("--bad-rows", args.bad_rows_uri),
+        ("--in-flight", None if args.in_flight is None else str(args.in_flight)),
     ):
         if value is not None:
             out += [flag, value]
+    if args.include_expired:
+        out.append("--include-expired")
+    if args.accept_read_errors:
+        out.append("--accept-read-errors")
     return out
 
 

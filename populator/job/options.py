@@ -102,7 +102,7 @@ def parser() -> argparse.ArgumentParser:
         "--writer",
         choices=WRITERS,
         default="fast",
-        help="PutItem path: fast (signed by botocore, ~1/8 of boto3's CPU) or boto3",
+        help="PutItem path: fast (botocore-signed, a quarter or less of boto3's CPU) or boto3",
     )
     return p
 

@@ -1,0 +1,280 @@
+"""Issue 6, security: the storage config's secret never leaves the one place it is meant to be.
+
+With a storage config holding a distinctive secret key, every command runs for real (`inv`
+in a subprocess, AWS = the moto server) and every channel is grepped for every spelling in
+`populator.redact.secret_forms` (plain, JSON-escaped, URL-encoded, base64 at any alignment):
+stdout and stderr of `run_emr --dry-run`, `run_emr`, `run_emr --json` (the identical request
+again), `run_emr --wait --json` (the job's report read back), `list_runs --json`, bad storage
+configs with the secret beside the wrong field, and `run_local` on a tiny archive with a
+malformed line; the JSON report and bad rows it wrote; what moto stores about every cluster
+(DescribeCluster with its tags, ListSteps and DescribeStep arguments, bootstrap actions,
+instance groups); every S3 object but the storage config itself (zips and gzips expanded);
+and the items in DynamoDB. The storage config object is the one intended copy: it must be
+server-side encrypted, and it must hold the secret (the scan's positive control).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import re
+import signal
+import subprocess
+import uuid
+import zipfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List
+
+import pytest
+
+from populator.bundle import JOB_SCRIPT
+from populator.emr.report import report_uri
+from populator.enriched_lines import make_line
+from populator.redact import secret_forms
+from populator.sample_archive import gz, run_folder, tstamp
+from tests.support.cli import DEAD_ENDPOINT, Ran, Running, inv, inv_many
+from tests.support.emr import set_states
+from tests.support.figures import record
+from tests.support.jobs import SECRET, resolver_config, storage_config, write_json
+
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.spark,
+    pytest.mark.skipif(not JOB_SCRIPT.exists(), reason="the job script has not landed"),
+]
+FORMS = sorted(secret_forms(SECRET))
+STARTED = r"started EMR cluster (j-\w+) in [\w-]+: step (s-\w+)"
+CONFIG_KEY = re.compile(r"(^|/)storage-config-[0-9a-f]{64}\.json$")
+
+
+class Channels:
+    """Named texts to grep; binary containers (gzip, zip) are opened so a secret cannot hide
+    in compressed bytes."""
+
+    def __init__(self) -> None:
+        self.texts: Dict[str, str] = {}
+
+    def add(self, name: str, content: Any) -> None:
+        if isinstance(content, bytes):
+            self._add_bytes(name, content)
+        elif isinstance(content, str):
+            self.texts[name] = content
+        else:
+            self.texts[name] = json.dumps(content, default=str, sort_keys=True)
+
+    def _add_bytes(self, name: str, data: bytes) -> None:
+        self.texts[name] = data.decode("utf-8", "replace")
+        if data[:2] == b"\x1f\x8b":
+            self.add(f"{name} (gunzipped)", gzip.decompress(data))
+        elif data[:4] == b"PK\x03\x04":
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                for entry in archive.namelist():
+                    self.add(f"{name}!{entry}", archive.read(entry))
+
+    def add_run(self, name: str, ran: Ran) -> None:
+        self.add(f"{name}: stdout", ran.out)
+        self.add(f"{name}: stderr", ran.err)
+
+    def hits(self) -> Dict[str, List[str]]:
+        found = {name: [f for f in FORMS if f in text] for name, text in self.texts.items()}
+        return {name: forms for name, forms in found.items() if forms}
+
+
+def reap(running: Running) -> None:
+    """Stop a background task still running (the test failed before it ended): Ctrl-C makes
+    `run_local` stop its Spark job and `run_emr --wait` terminate its cluster."""
+    if running.process.poll() is not None:
+        return
+    running.interrupt(signal.SIGINT)
+    try:
+        running.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        running.process.kill()
+        running.process.wait()
+
+
+@pytest.fixture
+def background() -> Iterator[Callable[[Running], Running]]:
+    """Register a background task; whatever is still running at teardown is stopped."""
+    started: List[Running] = []
+
+    def keep(running: Running) -> Running:
+        started.append(running)
+        return running
+
+    yield keep
+    for running in started:
+        reap(running)
+
+
+def tiny_archive(root: Path, now: datetime) -> Path:
+    """One run: five valid events and one malformed line (it lands in the bad rows)."""
+    started = now - timedelta(hours=1)
+    lines = [
+        make_line(etl_tstamp=tstamp(started, n), fingerprint=uuid.uuid4().hex) for n in range(5)
+    ]
+    lines.append(make_line(field_count=100))
+    run = root / run_folder(started)
+    run.mkdir(parents=True)
+    (run / "part-00000.gz").write_bytes(gz(lines))
+    (run / "_SUCCESS").write_bytes(b"")
+    return root
+
+
+def bad_configs(tmp_path: Path, table: str) -> Dict[str, Path]:
+    """Configs that fail validation with the secret right beside the field at fault."""
+    good = storage_config(table)
+    region = json.loads(json.dumps(good))
+    region["data"]["awsRegion"] = "not a region"
+    top_level = json.loads(json.dumps(good))
+    top_level["data"]["secretAccessKey"] = SECRET  # 1-0-x's place for it, refused in 2-0-0
+    comma = json.dumps(good, indent=2).replace(f'"{SECRET}"', f'"{SECRET}",')
+    assert comma.count(SECRET) == 1
+    paths = {
+        "awsRegion wrong": write_json(tmp_path / "bad-region.json", region),
+        "secret as an unknown field": write_json(tmp_path / "bad-field.json", top_level),
+    }
+    (tmp_path / "bad-syntax.json").write_text(comma)
+    paths["JSON syntax error after the secret"] = str(tmp_path / "bad-syntax.json")
+    return {name: Path(path) for name, path in paths.items()}
+
+
+def emr_record(emr, cluster_id: str) -> Dict[str, Any]:
+    """Everything moto stores about a cluster, as the EMR console and API would show it."""
+    steps = emr.list_steps(ClusterId=cluster_id)["Steps"]
+    return {
+        "cluster": emr.describe_cluster(ClusterId=cluster_id)["Cluster"],
+        "steps": steps,
+        "described": [
+            emr.describe_step(ClusterId=cluster_id, StepId=s["Id"])["Step"] for s in steps
+        ],
+        "bootstrap": emr.list_bootstrap_actions(ClusterId=cluster_id)["BootstrapActions"],
+        "groups": emr.list_instance_groups(ClusterId=cluster_id)["InstanceGroups"],
+    }
+
+
+def test_the_secret_is_in_no_output_request_log_or_object(
+    moto_endpoint, s3, emr, dynamodb, bucket, unique_name, background, tmp_path: Path
+) -> None:
+    now = datetime.now(timezone.utc)
+    table, runs_table = unique_name("manifest"), unique_name("runs")
+    storage = write_json(tmp_path / "storage.json", storage_config(table))
+    resolver = write_json(tmp_path / "resolver.json", resolver_config())
+    local_archive = tiny_archive(tmp_path / "archive", now)
+    for path in local_archive.rglob("*"):
+        if path.is_file():
+            key = f"enriched/archive/{path.relative_to(local_archive).as_posix()}"
+            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    archive = f"s3://{bucket}/enriched/archive/"
+    out = tmp_path / "job-output"
+    report_file, bad_rows_dir = out / "report.json", out / "bad-rows"
+    channels = Channels()
+
+    # The local Spark job runs in the background while the EMR commands run.
+    local = background(
+        Running(
+            "run_local",
+            [
+                *(str(local_archive), storage, resolver, "--master", "local[1]"),
+                *("--report", str(report_file), "--bad-rows", str(bad_rows_dir)),
+                *("--run-manifest-table", runs_table, "--driver-memory", "512m"),
+            ],
+            moto_endpoint,
+        )
+    )
+
+    emr_args = [archive, storage, resolver]
+    channels.add_run("run_emr --dry-run", inv("run_emr", [*emr_args, "--dry-run"], DEAD_ENDPOINT))
+    submitted = inv("run_emr", emr_args, moto_endpoint)
+    assert submitted.code == 0, submitted.err
+    channels.add_run("run_emr", submitted)
+    again = inv("run_emr", [*emr_args, "--json"], moto_endpoint)
+    assert again.code == 0 and json.loads(again.out)["reused"] is True, again.err
+    channels.add_run("run_emr --json", again)
+    refused = inv_many(
+        "run_emr",
+        {
+            name: [archive, str(path), resolver]
+            for name, path in bad_configs(tmp_path, table).items()
+        },
+        moto_endpoint,
+    )
+    for name, ran in refused.items():
+        assert ran.code == 2 and len(ran.error_lines) == 1, (name, ran.err)
+        channels.add_run(f"run_emr, bad config: {name}", ran)
+
+    ran_local = local.finish(timeout=180)
+    assert ran_local.code == 0, ran_local.err
+    channels.add_run("run_local", ran_local)
+    written = sorted(p for p in out.rglob("*") if p.is_file())
+    assert report_file in written and any(p.suffix == ".jsonl" for p in written)
+    for path in written:
+        channels.add(f"job output {path.relative_to(out)}", path.read_bytes())
+    report = json.loads(report_file.read_text())
+    assert report["malformed"] and report["writes"]["new"] == 5  # the job really ran
+
+    # A second, different backfill followed to its end: the job's report comes back to the
+    # launcher (summary on stderr, the dict in the JSON result).
+    follow = background(
+        Running(
+            "run_emr",
+            [
+                *(*emr_args, "--force", "--since", f"{now:%Y-%m-%d}"),
+                *("--bad-rows", f"s3://{bucket}/populator/bad-rows/"),
+                *("--wait", "--json", "--poll-interval", "0.05"),
+            ],
+            moto_endpoint,
+        )
+    )
+    cluster_id, step_id = follow.expect(STARTED).groups()
+    step = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
+    report_at = report_uri(step["Config"]["Args"])
+    assert report_at is not None
+    report_bucket, _, report_key = report_at[len("s3://") :].partition("/")
+    s3.put_object(Bucket=report_bucket, Key=report_key, Body=report_file.read_bytes())
+    set_states(cluster_id, step_state="COMPLETED", cluster_state="TERMINATED")
+    followed = follow.finish()
+    assert followed.code == 0 and json.loads(followed.out)["job_report"] == report, followed.err
+    channels.add_run("run_emr --wait --json", followed)
+
+    listed = inv(
+        "list_runs", [archive, "--json", "--run-manifest-table", runs_table], moto_endpoint
+    )
+    assert listed.code == 0 and json.loads(listed.out)["runs"], listed.err
+    channels.add_run("list_runs --json", listed)
+
+    # What AWS now holds.
+    started = {json.loads(again.out)["cluster_id"], cluster_id}
+    for cid in sorted(started):
+        channels.add(f"EMR as stored: {cid}", emr_record(emr, cid))
+    objects = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    channels.add("S3 keys", [o["Key"] for o in objects])
+    config_objects = [o["Key"] for o in objects if CONFIG_KEY.search(o["Key"])]
+    assert len(config_objects) == 1  # one config, content-addressed: uploaded once
+    for obj in objects:
+        if obj["Key"] not in config_objects:
+            got = s3.get_object(Bucket=bucket, Key=obj["Key"])
+            channels.add(f"s3://{bucket}/{obj['Key']}", got["Body"].read())
+            channels.add(f"s3://{bucket}/{obj['Key']} (metadata)", got.get("Metadata", {}))
+    for name in (table, runs_table):
+        channels.add(f"DynamoDB items of {name}", dynamodb.scan(TableName=name)["Items"])
+
+    # The one intended copy: encrypted at rest, and the scan finds the secret in it.
+    config = s3.get_object(Bucket=bucket, Key=config_objects[0])
+    assert config["ServerSideEncryption"] == "AES256"
+    control = Channels()
+    control.add("storage config object", config["Body"].read())
+    control.add("base64 of a blob holding it", base64.b64encode(b"x" + SECRET.encode() + b"yz"))
+    assert set(control.hits()) == {"storage config object", "base64 of a blob holding it"}
+
+    hits = channels.hits()
+    record(
+        "secret scan",
+        inputs_tried=len(channels.texts),
+        secrets_found=sum(len(forms) for forms in hits.values()),
+    )
+    assert len(channels.texts) > 40, sorted(channels.texts)
+    assert not hits, f"secret found: {hits}"
