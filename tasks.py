@@ -92,7 +92,7 @@ def run_emr(
     log_wait="120",
     json=False,
 ):
-    """Start the backfill on a transient EMR cluster (or a step on --cluster-id); see docs/emr.md.
+    """Start the backfill on a transient EMR cluster (or a step on --cluster-id); see README.
 
     Exit codes: 0 ok, 1 job failed, 2 bad input, 3 still running at --timeout, 130 cancelled.
     Re-attach to a submitted step: inv run_emr --cluster-id J --step-id S --wait.

@@ -227,9 +227,10 @@ def _process(
 
 
 def _storage_level() -> Any:
+    """On disk: the deduplicated data is re-read once per batch; memory stays flat."""
     from pyspark import StorageLevel
 
-    return StorageLevel.MEMORY_AND_DISK
+    return StorageLevel.DISK_ONLY
 
 
 def _cause(error: BaseException) -> str:
