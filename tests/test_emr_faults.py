@@ -15,7 +15,7 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -23,7 +23,7 @@ from populator.bundle import BOTO3_FOR_EMR, JOB_SCRIPT
 from populator.emr.request import ACTIVE_CLUSTER_STATES, TAG_TABLE
 from populator.emr.wait import Watch, wait_for_step
 from tests.support.cli import Running
-from tests.support.emr import cluster, set_states, start_cluster, step
+from tests.support.emr import Clock, cluster, set_states, start_cluster, step
 from tests.support.emr_faults import cancel_steps, fail_cluster, reason_codes
 from tests.support.jobs import resolver_config, storage_config, write_json
 
@@ -38,25 +38,6 @@ BOOTSTRAP_REASON = (
     "On the master instance (i-0123456789abcdef0), bootstrap action 1 returned a non-zero "
     "return code"
 )
-
-
-class Clock:
-    """Fake monotonic time; the n-th sleep runs the event registered for n (EMR moving)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: List[float] = []
-        self.events: Dict[int, Callable[[], None]] = {}
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        event = self.events.pop(len(self.sleeps), None)
-        if event is not None:
-            event()
 
 
 @pytest.fixture

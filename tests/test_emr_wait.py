@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 
 from populator.emr.wait import Watch, backoff_delays, format_elapsed, wait_for_step
-from tests.support.emr import cluster, set_states, start_cluster, step
+from tests.support.emr import Clock, cluster, set_states, start_cluster, step
 
 APP = "application_1732248000000_0001"
 DRIVER = (
@@ -27,25 +27,6 @@ DRIVER = (
     "    sys.exit(main())\n"
     "ValueError: the archive holds no runs\n"
 )
-
-
-class Clock:
-    """A fake monotonic clock; sleeping advances it and may run one EMR event."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: List[float] = []
-        self.events: Dict[int, Callable[[], None]] = {}
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        event = self.events.pop(len(self.sleeps), None)
-        if event is not None:
-            event()
 
 
 @pytest.fixture
@@ -75,7 +56,7 @@ def watch(emr, job, clock: Clock, owned: bool = True, **kwargs: Any) -> Watch:
 
 
 def test_success_shows_state_changes_with_elapsed_time(emr, job) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     clock.events[3] = lambda: set_states(
         job["cluster"], step_state="COMPLETED", cluster_state="TERMINATING"
     )
@@ -94,7 +75,7 @@ def test_success_shows_state_changes_with_elapsed_time(emr, job) -> None:
 
 
 def test_backoff_is_capped_and_resets_on_a_state_change(emr, job) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     clock.events[5] = lambda: set_states(job["cluster"], cluster_state="WAITING")
     clock.events[7] = lambda: set_states(job["cluster"], step_state="COMPLETED")
     assert wait_for_step(watch(emr, job, clock)).exit_code == 0
@@ -104,7 +85,7 @@ def test_backoff_is_capped_and_resets_on_a_state_change(emr, job) -> None:
 
 
 def test_timeout_leaves_the_step_running(emr, job) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     outcome = wait_for_step(watch(emr, job, clock, timeout=10.0))
     assert (outcome.state, outcome.exit_code) == ("TIMEOUT", 3)
     assert outcome.elapsed == 10.0 and sum(clock.sleeps) == 10.0  # never sleeps past the deadline
@@ -128,7 +109,7 @@ def put_logs(s3, bucket: str, cluster_id: str, step_id: str) -> None:
 
 def test_failure_brings_the_cause_and_the_clusters_reason(emr, s3, bucket, job) -> None:
     put_logs(s3, bucket, job["cluster"], job["step"])
-    clock = Clock()
+    clock = Clock(1000.0)
     clock.events[1] = lambda: set_states(
         job["cluster"],
         step_state="FAILED",
@@ -146,7 +127,7 @@ def test_failure_brings_the_cause_and_the_clusters_reason(emr, s3, bucket, job) 
 
 
 def test_failure_waits_for_late_logs(emr, s3, bucket, job) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     clock.events[1] = lambda: set_states(job["cluster"], step_state="FAILED")
     clock.events[3] = lambda: put_logs(s3, bucket, job["cluster"], job["step"])
     w = watch(emr, job, clock, s3=s3, log_uri=f"s3://{bucket}/emr/", log_wait=60.0)
@@ -157,7 +138,7 @@ def test_failure_waits_for_late_logs(emr, s3, bucket, job) -> None:
 
 
 def test_failure_without_logs_and_a_cluster_that_ended_under_the_step(emr, s3, bucket, job) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     clock.events[1] = lambda: set_states(job["cluster"], cluster_state="TERMINATED", reason="lost")
     outcome = wait_for_step(watch(emr, job, clock, s3=s3, log_uri=f"s3://{bucket}/nothing/"))
     assert (outcome.state, outcome.exit_code, outcome.cause) == ("RUNNING", 1, None)
@@ -170,7 +151,7 @@ def send(signum: int) -> Callable[[], None]:
 
 def test_sigterm_terminates_a_cluster_we_started(emr, job) -> None:
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    clock = Clock()
+    clock = Clock(1000.0)
     clock.events[2] = send(signal.SIGTERM)
     w = watch(emr, job, clock)
     outcome = wait_for_step(w)
@@ -186,7 +167,7 @@ def test_sigterm_terminates_a_cluster_we_started(emr, job) -> None:
 
 def test_a_cluster_that_cannot_be_terminated_is_said_loudly(emr, job) -> None:
     emr.set_termination_protection(JobFlowIds=[job["cluster"]], TerminationProtected=True)
-    clock = Clock()
+    clock = Clock(1000.0)
     clock.events[1] = send(signal.SIGINT)
     outcome = wait_for_step(watch(emr, job, clock))
     assert outcome.exit_code == 130
@@ -218,7 +199,7 @@ def emulate_cancel_steps(
 
 def test_ctrl_c_on_a_cluster_we_did_not_start_cancels_only_the_step(emr, job) -> None:
     calls = emulate_cancel_steps(emr)
-    clock = Clock()
+    clock = Clock(1000.0)
     clock.events[1] = send(signal.SIGINT)
     outcome = wait_for_step(watch(emr, job, clock, owned=False))
     assert outcome.exit_code == 130
@@ -239,7 +220,7 @@ def test_ctrl_c_on_a_cluster_we_did_not_start_cancels_only_the_step(emr, job) ->
 
 def test_a_refused_cancel_is_said_with_the_command_to_retry(emr, job) -> None:
     emulate_cancel_steps(emr, status="FAILED", reason="step already ended")
-    clock = Clock()
+    clock = Clock(1000.0)
     clock.events[1] = send(signal.SIGINT)
     outcome = wait_for_step(watch(emr, job, clock, owned=False))
     assert (

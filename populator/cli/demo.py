@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from populator.cli.common import eprint
 from populator.errors import JobFailed
@@ -32,6 +32,24 @@ STORAGE_SCHEMA = storage_schema_uri("2-0-0")
 DEMO_SECRET = "demo/SECRET/never+printed/anywhere0123456"
 
 
+def iglu_central_resolver() -> Dict[str, Any]:
+    """The resolver config most pipelines use: Iglu Central only (bundled copy when offline)."""
+    return {
+        "schema": "iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-1",
+        "data": {
+            "cacheSize": 500,
+            "repositories": [
+                {
+                    "name": "Iglu Central",
+                    "priority": 0,
+                    "vendorPrefixes": ["com.snowplowanalytics"],
+                    "connection": {"http": {"uri": "http://iglucentral.com"}},
+                }
+            ],
+        },
+    }
+
+
 def write_configs(directory: str) -> Dict[str, str]:
     """Sample storage (2-0-0, with keys) and resolver (Iglu Central) configs."""
     os.makedirs(directory, exist_ok=True)
@@ -46,20 +64,7 @@ def write_configs(directory: str) -> Dict[str, str]:
             "purpose": "EVENTS_MANIFEST",
         },
     }
-    resolver = {
-        "schema": "iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-1",
-        "data": {
-            "cacheSize": 500,
-            "repositories": [
-                {
-                    "name": "Iglu Central",
-                    "priority": 0,
-                    "vendorPrefixes": ["com.snowplowanalytics"],
-                    "connection": {"http": {"uri": "http://iglucentral.com"}},
-                }
-            ],
-        },
-    }
+    resolver = iglu_central_resolver()
     paths = {}
     for name, document in (("storage.json", storage), ("resolver.json", resolver)):
         path = os.path.join(directory, name)

@@ -8,7 +8,7 @@ from the host name, and ours is 127.0.0.1).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -50,3 +50,22 @@ def start_cluster(emr: Any, name: str, tags: Dict[str, str], steps: List[Dict[st
 
 def step(name: str) -> Dict[str, Any]:
     return build_spark_step(name, "s3://b/job.py", ["--x"], "s3://b/p.zip")
+
+
+class Clock:
+    """A fake monotonic clock; the n-th sleep advances it and may run one EMR event."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.sleeps: List[float] = []
+        self.events: Dict[int, Callable[[], None]] = {}
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        event = self.events.pop(len(self.sleeps), None)
+        if event is not None:
+            event()

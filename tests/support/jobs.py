@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from populator.cli.demo import iglu_central_resolver
 from populator.storage import storage_schema_uri
 
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY/="
@@ -29,20 +30,7 @@ def storage_config(table: str, region: str = "us-east-1", secret: str = SECRET) 
 
 
 def resolver_config() -> Dict[str, Any]:
-    return {
-        "schema": "iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-1",
-        "data": {
-            "cacheSize": 500,
-            "repositories": [
-                {
-                    "name": "Iglu Central",
-                    "priority": 0,
-                    "vendorPrefixes": ["com.snowplowanalytics"],
-                    "connection": {"http": {"uri": "http://iglucentral.com"}},
-                }
-            ],
-        },
-    }
+    return iglu_central_resolver()
 
 
 def write_json(path: Path, document: Dict[str, Any]) -> str:
