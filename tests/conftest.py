@@ -11,7 +11,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Dict, Iterator
 
 import boto3
 import pytest
@@ -111,3 +111,18 @@ def spark(moto_endpoint: str):
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture
+def setup(s3, bucket, tmp_path: Path, unique_name) -> Dict[str, Any]:
+    """The three positional inputs of `inv run_emr` for a fresh table (archive left empty)."""
+    from tests.support.jobs import resolver_config, storage_config, write_json
+
+    table = unique_name("manifest")
+    return {
+        "bucket": bucket,
+        "table": table,
+        "archive": f"s3://{bucket}/enriched/archive/",
+        "storage": write_json(tmp_path / "storage.json", storage_config(table)),
+        "resolver": write_json(tmp_path / "resolver.json", resolver_config()),
+    }

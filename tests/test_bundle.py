@@ -98,7 +98,6 @@ def test_closure_refuses_what_emr_lacks(tmp_path: Path) -> None:
         import_closure(tmp_path / "job.py", tmp_path)
 
 
-@pytest.mark.skipif(not JOB_SCRIPT.exists(), reason="the job script has not landed yet")
 def test_real_job_closure_is_complete_and_launcher_free(tmp_path: Path) -> None:
     modules = import_closure()
     assert "populator" in modules and "populator.storage" in modules
@@ -159,7 +158,6 @@ def test_bootstrap_installs_boto3_only_when_missing() -> None:
     assert BOTO3_FOR_EMR.startswith("1.42.")  # 1.43 needs Python 3.10; EMR 7 has 3.9
 
 
-@pytest.mark.skipif(not JOB_SCRIPT.exists(), reason="the job script has not landed yet")
 def test_bundle_names_are_content_addressed() -> None:
     bundle = build_bundle(STORAGE)
     roles = [a.role for a in bundle.artifacts()]

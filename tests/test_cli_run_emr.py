@@ -7,7 +7,6 @@ import gzip
 import json
 import re
 import signal
-from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
@@ -16,29 +15,9 @@ from populator.bundle import JOB_SCRIPT, bootstrap_script, import_closure, job_z
 from populator.emr.request import TAG_DIGEST, TAG_TABLE, TOOL_NAME
 from populator.redact import secret_forms
 from populator.storage import parse_storage_config_text
-from tests.support.cli import DEAD_ENDPOINT, Running, inv, inv_in_process
+from tests.support.cli import DEAD_ENDPOINT, POLLING, STARTED, Running, args, inv, inv_in_process
 from tests.support.emr import cluster, set_states, start_cluster, step
-from tests.support.jobs import SECRET, resolver_config, storage_config, write_json
-
-pytestmark = pytest.mark.skipif(not JOB_SCRIPT.exists(), reason="the job script has not landed")
-STARTED = r"started EMR cluster (j-\w+) in [\w-]+: step (s-\w+)"
-POLLING = r"\[\d\d:\d\d:\d\d\] step s-\w+ RUNNING"
-
-
-@pytest.fixture
-def setup(s3, bucket, tmp_path: Path, unique_name) -> Dict[str, Any]:
-    table = unique_name("manifest")
-    return {
-        "bucket": bucket,
-        "table": table,
-        "archive": f"s3://{bucket}/enriched/archive/",
-        "storage": write_json(tmp_path / "storage.json", storage_config(table)),
-        "resolver": write_json(tmp_path / "resolver.json", resolver_config()),
-    }
-
-
-def args(setup: Dict[str, Any], *extra: str) -> List[str]:
-    return [setup["archive"], setup["storage"], setup["resolver"], *extra]
+from tests.support.jobs import SECRET
 
 
 def assert_no_secret(*texts: str) -> None:

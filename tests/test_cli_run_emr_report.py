@@ -5,38 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 
-from populator.bundle import JOB_SCRIPT
 from populator.emr.report import failure_lines, fetch_report, report_uri
 from populator.emr.request import TAG_DIGEST
 from populator.job.report import new_report, summary
-from tests.support.cli import DEAD_ENDPOINT, Running, inv_in_process
+from tests.support.cli import DEAD_ENDPOINT, POLLING, STARTED, Running, args, inv_in_process
 from tests.support.emr import set_states
-from tests.support.jobs import resolver_config, storage_config, write_json
-
-pytestmark = pytest.mark.skipif(not JOB_SCRIPT.exists(), reason="the job script has not landed")
-STARTED = r"started EMR cluster (j-\w+) in [\w-]+: step (s-\w+)"
-POLLING = r"\[\d\d:\d\d:\d\d\] step s-\w+ RUNNING"
-
-
-@pytest.fixture
-def setup(s3, bucket, tmp_path: Path, unique_name) -> Dict[str, Any]:
-    table = unique_name("manifest")
-    return {
-        "bucket": bucket,
-        "table": table,
-        "archive": f"s3://{bucket}/enriched/archive/",
-        "storage": write_json(tmp_path / "storage.json", storage_config(table)),
-        "resolver": write_json(tmp_path / "resolver.json", resolver_config()),
-    }
-
-
-def args(setup: Dict[str, Any], *extra: str) -> List[str]:
-    return [setup["archive"], setup["storage"], setup["resolver"], *extra]
 
 
 def step_args(emr, cluster_id: str, step_id: str) -> List[str]:

@@ -14,20 +14,17 @@ import gzip
 import json
 import signal
 import time
-from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 
-from populator.bundle import BOTO3_FOR_EMR, JOB_SCRIPT
+from populator.bundle import BOTO3_FOR_EMR
 from populator.emr.request import ACTIVE_CLUSTER_STATES, TAG_TABLE
 from populator.emr.wait import Watch, wait_for_step
-from tests.support.cli import Running
+from tests.support.cli import STARTED, Running
 from tests.support.emr import Clock, cluster, set_states, start_cluster, step
 from tests.support.emr_faults import cancel_steps, fail_cluster, reason_codes
-from tests.support.jobs import resolver_config, storage_config, write_json
 
-STARTED = r"started EMR cluster (j-\w+) in [\w-]+: step (s-\w+)"
 POLL = ("--poll-interval", "0.05")
 WAIT = ("--wait", *POLL)
 PIP_ERROR = (
@@ -223,20 +220,6 @@ def test_a_step_that_completes_between_the_two_reads_is_a_success(emr, starting)
 
 # --- the command, for real (a subprocess per run) --------------------------------------------
 
-cli = pytest.mark.skipif(not JOB_SCRIPT.exists(), reason="the job script has not landed")
-
-
-@pytest.fixture
-def setup(s3, bucket, tmp_path: Path, unique_name) -> Dict[str, Any]:
-    table = unique_name("manifest")
-    return {
-        "bucket": bucket,
-        "table": table,
-        "archive": f"s3://{bucket}/enriched/archive/",
-        "storage": write_json(tmp_path / "storage.json", storage_config(table)),
-        "resolver": write_json(tmp_path / "resolver.json", resolver_config()),
-    }
-
 
 def active_clusters_for(emr, table: str) -> List[str]:
     found = []
@@ -247,7 +230,6 @@ def active_clusters_for(emr, table: str) -> List[str]:
     return found
 
 
-@cli
 def test_cli_bootstrap_failure_exits_1_promptly_with_reason_console_and_advice(
     moto_endpoint, emr, s3, codes, setup
 ) -> None:
@@ -294,7 +276,6 @@ def test_cli_bootstrap_failure_exits_1_promptly_with_reason_console_and_advice(
     assert active_clusters_for(emr, setup["table"]) == []
 
 
-@cli
 def test_cli_ctrl_c_on_a_cluster_we_did_not_start_cancels_only_our_step(
     moto_endpoint, emr, monkeypatch, setup
 ) -> None:

@@ -30,12 +30,11 @@ from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
-from populator.bundle import JOB_SCRIPT
 from populator.emr.report import report_uri
 from populator.enriched_lines import make_line
 from populator.redact import secret_forms
 from populator.sample_archive import gz, run_folder, tstamp
-from tests.support.cli import DEAD_ENDPOINT, Ran, Running, inv, inv_many
+from tests.support.cli import DEAD_ENDPOINT, STARTED, Ran, Running, inv, inv_many
 from tests.support.emr import set_states
 from tests.support.figures import record
 from tests.support.jobs import SECRET, resolver_config, storage_config, write_json
@@ -43,10 +42,8 @@ from tests.support.jobs import SECRET, resolver_config, storage_config, write_js
 pytestmark = [
     pytest.mark.reliability,
     pytest.mark.spark,
-    pytest.mark.skipif(not JOB_SCRIPT.exists(), reason="the job script has not landed"),
 ]
 FORMS = sorted(secret_forms(SECRET))
-STARTED = r"started EMR cluster (j-\w+) in [\w-]+: step (s-\w+)"
 CONFIG_KEY = re.compile(r"(^|/)storage-config-[0-9a-f]{64}\.json$")
 
 

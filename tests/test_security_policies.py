@@ -15,23 +15,17 @@ from pathlib import Path
 from typing import Any, Dict, List, Set
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
 from populator.aws import USER_AGENT
-from populator.bundle import JOB_SCRIPT
 from populator.emr.report import report_uri
 from populator.emr.request import ACTIVE_CLUSTER_STATES, TAG_TABLE
 from populator.job.report import new_report
 from populator.storage import storage_schema_uri
-from tests.support.cli import Running, inv
+from tests.support.cli import STARTED, Running, inv
 from tests.support.emr import set_states
 from tests.support.jobs import resolver_config, storage_config, write_json
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "security.md"
-STARTED = r"started EMR cluster (j-\w+) in [\w-]+: step (s-\w+)"
 TARGET_PREFIXES = {"ElasticMapReduce.": "elasticmapreduce:", "DynamoDB_20120810.": "dynamodb:"}
-
-cli = pytest.mark.skipif(not JOB_SCRIPT.exists(), reason="the job script has not landed")
 
 
 def policies() -> Dict[str, Dict[str, Any]]:
@@ -101,7 +95,6 @@ def launcher_requests(recording: Path) -> List[Dict[str, Any]]:
     ]
 
 
-@cli
 def test_the_launcher_policy_allows_every_request_run_emr_and_list_runs_send(
     moto_endpoint, s3, emr, bucket, unique_name, monkeypatch, tmp_path: Path
 ) -> None:
@@ -179,7 +172,6 @@ def test_the_launcher_policy_allows_every_request_run_emr_and_list_runs_send(
     assert exercised <= used, f"not exercised: {exercised - used}"
 
 
-@cli
 def test_a_table_with_another_key_schema_is_refused_before_anything_starts(
     moto_endpoint, s3, emr, dynamodb, bucket, unique_name, tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEAD_ENDPOINT = "http://127.0.0.1:9"  # discard port: any AWS call would fail to connect
@@ -154,3 +154,12 @@ def inv_in_process(task: str, args: Sequence[str]) -> Ran:
                 stream.flush()
             common._redactor = saved
     return Ran(code, out.getvalue(), err.getvalue())
+
+
+# What run_emr prints when it starts a cluster, and while --wait polls.
+STARTED = r"started EMR cluster (j-\w+) in [\w-]+: step (s-\w+)"
+POLLING = r"\[\d\d:\d\d:\d\d\] step s-\w+ RUNNING"
+
+
+def args(setup: Dict[str, Any], *extra: str) -> List[str]:
+    return [setup["archive"], setup["storage"], setup["resolver"], *extra]
