@@ -27,7 +27,7 @@ TABLE = "snowplow-events-manifest"
 RUNS_TABLE = "snowplow-run-manifests"
 REGION = "us-east-1"
 # moto accepts any keys; these are shaped like real ones so redaction is visible in the demo.
-DEMO_ACCESS_KEY = "AKIADEMODEMODEMODEMO"
+DEMO_ACCESS_KEY = "demo-access-key-id"
 STORAGE_SCHEMA = storage_schema_uri("2-0-0")
 DEMO_SECRET = "demo/SECRET/never+printed/anywhere0123456"
 
