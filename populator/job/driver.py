@@ -140,7 +140,6 @@ def _process(
         counters = []
 
     errors_by_run: Dict[int, List[str]] = {}
-    valid = 0
     for key, value in counters:
         kind, run_index, name = key
         if kind == READ_ERROR:
