@@ -240,8 +240,8 @@ def run_local(
 @task(help={"directory": "where to leave the sample configs and reports (default .demo/)"})
 def demo(c, directory=".demo"):
     """Whole product, no AWS account: moto + a sample archive + list_runs + two backfills."""
+    from devkit.demo import demo as run_demo
     from populator.cli.common import command
-    from populator.cli.demo import demo as run_demo
 
     command(run_demo)(directory)
 
@@ -259,7 +259,7 @@ def reliability(c, kills=5, scale=20):
     """Faults, kills, hostile input and leak checks, bigger than in CI; prints the figures."""
     from invoke.exceptions import Exit
 
-    from tests.support.reliability import run
+    from devkit.reliability import run
 
     code = run(int(kills), int(scale))
     if code:

@@ -1,6 +1,6 @@
 """Enriched archives of a chosen size and duplicate/expiry mix, written fast enough for 1M lines.
 
-Lines come from `populator.enriched_lines.make_line` (realistic 131-field page views): it is
+Lines come from `devkit.enriched_lines.make_line` (realistic 131-field page views): it is
 called once to build a template, then each line is three string splices. The generator knows
 exactly which keys a correct backfill stores, so benchmarks can check results, not only time
 them.
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, List, Optional, Tuple
 
-from populator.enriched_lines import make_line
-from populator.sample_archive import run_folder, tstamp
+from devkit.enriched_lines import make_line
+from devkit.sample_archive import run_folder, tstamp
 
 Line = Callable[[str, str, str], str]
 

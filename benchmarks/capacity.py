@@ -26,10 +26,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from benchmarks.endpoint import TABLE, FakeDynamoDB, fresh_table
 from benchmarks.results import Row, Section, fmt, percent
 from benchmarks.write_cost import fresh_items
-from populator.fast_put import FastPutSender
-from populator.job.options import DEFAULT_IN_FLIGHT
-from populator.retry import RetryPolicy
-from populator.writer import WriteStats, write_items
+from populator.core.job_args import DEFAULT_IN_FLIGHT
+from populator.core.retry import RetryPolicy
+from populator.core.write.fast_put import FastPutSender
+from populator.core.write.writer import WriteStats, write_items
 
 TARGET = 0.9
 # A retry storm: retried requests outnumbering the writes the table can take (total requests

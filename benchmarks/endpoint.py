@@ -11,9 +11,9 @@ import json
 import os
 from typing import Any
 
-from populator.manifest import EventsManifest
-from tests.support.fake_dynamodb import FakeDynamoDB
-from tests.support.jobs import storage_config
+from devkit.fake_dynamodb import FakeDynamoDB
+from devkit.jobs import storage_config
+from populator.core.manifest import EventsManifest
 
 TABLE = "manifest"
 

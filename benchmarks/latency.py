@@ -17,8 +17,8 @@ from typing import Dict, List, Sequence
 from benchmarks.endpoint import TABLE, FakeDynamoDB, fresh_table
 from benchmarks.results import Row, Section, fmt, percent
 from benchmarks.write_cost import fresh_items, job_context, records
-from populator.fast_put import FastPutSender
-from populator.job.options import DEFAULT_IN_FLIGHT
+from populator.core.job_args import DEFAULT_IN_FLIGHT
+from populator.core.write.fast_put import FastPutSender
 from populator.job.partitions import write_partition
 
 TARGET = 0.8

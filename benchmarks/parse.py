@@ -1,4 +1,4 @@
-"""1. Parse: events/s per core of `populator.events.parse_line` vs a naive full-split parser.
+"""1. Parse: events/s per core of `populator.core.events.parse_line` vs a naive full-split parser.
 
 The naive baseline does what a straightforward implementation (and the original tooling)
 does: split all 131 fields, check the count, validate the UUID with `uuid.UUID`, parse
@@ -20,8 +20,8 @@ from typing import Callable, Dict, List, Tuple
 
 from benchmarks.archives import line_maker
 from benchmarks.results import Row, Section, fmt, spread, times
-from populator.events import parse_line
-from populator.sample_archive import tstamp
+from devkit.sample_archive import tstamp
+from populator.core.events import parse_line
 
 TARGET = 3.0
 
@@ -74,7 +74,7 @@ def run(total_lines: int, distinct: int, rounds: int) -> Section:
     assert parse_line(pool[0])[:2] == naive_parse(pool[0])[:2]
     per_round = max(1, total_lines // rounds)
     parsers: Dict[str, Callable[[str], object]] = {
-        "populator.events.parse_line": parse_line,
+        "populator.core.events.parse_line": parse_line,
         "naive full split + uuid + strptime": naive_parse,
         "bare full split (no checks)": bare_split,
     }
@@ -87,8 +87,9 @@ def run(total_lines: int, distinct: int, rounds: int) -> Section:
     lines_each = per_round * rounds
     rate = {name: lines_each / sum(values) for name, values in cpu.items()}
     ours, naive, bare = (rate[name] for name in parsers)
-    ratios = [n / o for o, n in zip(cpu["populator.events.parse_line"], cpu[list(parsers)[1]])]
-    bare_ratios = [b / o for o, b in zip(cpu["populator.events.parse_line"], cpu[list(parsers)[2]])]
+    ratios = [n / o for o, n in zip(cpu["populator.core.events.parse_line"], cpu[list(parsers)[1]])]
+    ours = cpu["populator.core.events.parse_line"]
+    bare_ratios = [b / o for o, b in zip(ours, cpu[list(parsers)[2]])]
     ratio = ours / naive
     section.rows.append(
         Row(

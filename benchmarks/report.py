@@ -6,8 +6,8 @@ from typing import Dict, List
 
 from benchmarks.capacity import Outcome
 from benchmarks.results import Section, fmt
-from populator.job.options import DEFAULT_IN_FLIGHT
-from populator.retry import RetryPolicy
+from populator.core.job_args import DEFAULT_IN_FLIGHT
+from populator.core.retry import RetryPolicy
 
 
 def render(sections: List[Section], machine: Dict[str, str], seconds: float, quick: bool) -> str:
@@ -71,7 +71,7 @@ def _decisions(sections: Dict[int, Section]) -> List[str]:
 def _parsing(sections: Dict[int, Section]) -> str:
     facts = sections[1].facts
     micros = facts["micros"]
-    ours = micros["populator.events.parse_line"]
+    ours = micros["populator.core.events.parse_line"]
     bare = micros["bare full split (no checks)"]
     verdict = "meets" if facts["ratio"] >= 3 else "misses by a hair"
     return (
@@ -96,7 +96,7 @@ def _write_path(sections: Dict[int, Section]) -> str:
     return (
         f"- **Write path: `--writer fast` by default.** A boto3 `put_item` costs {base:.0f} µs "
         "of client CPU here, most of it in botocore's per-call validation, serialization, "
-        "event hooks and parsing. `populator.fast_put.FastPutSender` keeps botocore for "
+        "event hooks and parsing. `populator.core.write.fast_put.FastPutSender` keeps botocore for "
         "credentials (refreshed per request), endpoint, region, SigV4 signing and error "
         "types, and sends the same JSON over persistent HTTP/1.1 connections (one per "
         "in-flight slot, pooled per Python worker and reused across tasks): "

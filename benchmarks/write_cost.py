@@ -19,12 +19,12 @@ import boto3
 
 from benchmarks.endpoint import TABLE, FakeDynamoDB, fresh_table
 from benchmarks.results import Row, Section, fmt, spread, times
-from populator.fast_put import FastPutSender
-from populator.job.options import DEFAULT_IN_FLIGHT
+from devkit.jobs import storage_config
+from populator.core.job_args import DEFAULT_IN_FLIGHT
+from populator.core.manifest import build_put_request
+from populator.core.retry import error_code
+from populator.core.write.fast_put import FastPutSender
 from populator.job.partitions import JobContext, write_partition
-from populator.manifest import build_put_request
-from populator.retry import error_code
-from tests.support.jobs import storage_config
 
 TARGET = 0.25
 ETL_TIME = int(time.time()) - 86_400  # recent: nothing is skipped as expired

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 from typing import Any, List, Optional
 
+from populator.core.job_args import parse_options
+from populator.core.report import new_report
 from populator.job.driver import finish, run_job
-from populator.job.options import parse_options
-from populator.job.report import new_report
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2

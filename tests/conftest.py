@@ -116,7 +116,7 @@ def spark(moto_endpoint: str):
 @pytest.fixture
 def setup(s3, bucket, tmp_path: Path, unique_name) -> Dict[str, Any]:
     """The three positional inputs of `inv run_emr` for a fresh table (archive left empty)."""
-    from tests.support.jobs import resolver_config, storage_config, write_json
+    from devkit.jobs import resolver_config, storage_config, write_json
 
     table = unique_name("manifest")
     return {

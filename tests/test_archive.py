@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from populator.archive import (
+from populator.core.archive import (
     GLACIER_CLASSES,
     ArchiveFile,
     Run,

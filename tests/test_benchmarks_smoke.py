@@ -22,8 +22,8 @@ from benchmarks.archives import ArchiveSpec, line_maker, write_archive
 from benchmarks.proctree import TreeSampler, classify
 from benchmarks.report import render
 from benchmarks.spark_run import JobRun, command
-from populator.enriched_lines import make_line
-from populator.events import parse_line
+from devkit.enriched_lines import make_line
+from populator.core.events import parse_line
 from spark_jobs.populate_manifest import main as job_main
 
 TINY = run.Sizes(

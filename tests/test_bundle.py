@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from populator.bundle import (
+from populator.core.location import S3Uri
+from populator.core.storage_config import Credentials, StorageConfig, parse_storage_config_text
+from populator.launcher.bundle import (
     BOTO3_FOR_EMR,
     JOB_SCRIPT,
     BundleError,
@@ -26,8 +28,6 @@ from populator.bundle import (
     job_zip,
     upload_artifacts,
 )
-from populator.s3uri import S3Uri
-from populator.storage import Credentials, StorageConfig, parse_storage_config_text
 
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY/="
 STORAGE = StorageConfig(
@@ -100,15 +100,16 @@ def test_closure_refuses_what_emr_lacks(tmp_path: Path) -> None:
 
 def test_real_job_closure_is_complete_and_launcher_free(tmp_path: Path) -> None:
     modules = import_closure()
-    assert "populator" in modules and "populator.storage" in modules
+    assert "populator" in modules and "populator.core.storage_config" in modules
     for launcher_only in (
-        "populator.config",
-        "populator.iglu",
-        "populator.bundle",
-        "populator.redact",
+        "populator.launcher.configs",
+        "populator.launcher.iglu",
+        "populator.launcher.bundle",
+        "populator.launcher.redact",
     ):
         assert launcher_only not in modules
-    assert not any(m.startswith(("populator.cli", "populator.emr")) for m in modules)
+    launcher = ("populator.cli", "populator.launcher")
+    assert not any(m.startswith(launcher) for m in modules)
     # Everything the script imports when loaded must come from the zip alone.
     zipped = tmp_path / "populator.zip"
     zipped.write_bytes(job_zip(modules))
@@ -132,19 +133,19 @@ def test_real_job_closure_is_complete_and_launcher_free(tmp_path: Path) -> None:
 
 
 def test_zip_is_deterministic_and_sorted() -> None:
-    modules = ["populator.since", "populator", "populator.s3uri"]
+    modules = ["populator.core.since", "populator", "populator.core.location"]
     first, second = job_zip(modules), job_zip(list(reversed(modules)))
     assert first == second
     with zipfile.ZipFile(io.BytesIO(first)) as archive:
         infos = archive.infolist()
         assert [i.filename for i in infos] == [
             "populator/__init__.py",
-            "populator/s3uri.py",
-            "populator/since.py",
+            "populator/core/location.py",
+            "populator/core/since.py",
         ]
         assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
         assert {i.external_attr >> 16 for i in infos} == {0o100644}
-        assert archive.read("populator/since.py") == Path("populator/since.py").read_bytes()
+        assert archive.read("populator/core/since.py") == Path("populator/core/since.py").read_bytes()
 
 
 def test_bootstrap_installs_boto3_only_when_missing() -> None:

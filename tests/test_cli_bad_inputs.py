@@ -13,8 +13,8 @@ from typing import Dict, List, Tuple
 
 import pytest
 
+from devkit.jobs import resolver_config, storage_config, write_json
 from tests.support.cli import DEAD_ENDPOINT, Ran, inv_in_process, inv_many
-from tests.support.jobs import resolver_config, storage_config, write_json
 
 ARCHIVE = "s3://my-archive/enriched/archive/"
 

@@ -8,9 +8,9 @@ from typing import Any, Dict, List
 
 import pytest
 
-from populator.estimate import human_bytes
-from populator.run_manifests import RunManifests
-from populator.sample_archive import realistic_archive, write_to_dir, write_to_s3
+from devkit.sample_archive import realistic_archive, write_to_dir, write_to_s3
+from populator.core.run_manifests import RunManifests
+from populator.launcher.estimate import human_bytes
 from tests.support.cli import DEAD_ENDPOINT, inv, inv_in_process
 
 NOW = datetime.now(timezone.utc)

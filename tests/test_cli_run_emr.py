@@ -11,13 +11,13 @@ from typing import Any, Dict, List
 
 import pytest
 
-from populator.bundle import JOB_SCRIPT, bootstrap_script, import_closure, job_zip
-from populator.emr.request import TAG_DIGEST, TAG_TABLE, TOOL_NAME
-from populator.redact import secret_forms
-from populator.storage import parse_storage_config_text
+from devkit.emr import cluster, set_states, start_cluster, step
+from devkit.jobs import SECRET
+from populator.core.storage_config import parse_storage_config_text
+from populator.launcher.bundle import JOB_SCRIPT, bootstrap_script, import_closure, job_zip
+from populator.launcher.redact import secret_forms
+from populator.launcher.targets.emr.request import TAG_DIGEST, TAG_TABLE, TOOL_NAME
 from tests.support.cli import DEAD_ENDPOINT, POLLING, STARTED, Running, args, inv, inv_in_process
-from tests.support.emr import cluster, set_states, start_cluster, step
-from tests.support.jobs import SECRET
 
 
 def assert_no_secret(*texts: str) -> None:

@@ -9,11 +9,11 @@ from typing import Any, Dict, List
 
 import pytest
 
-from populator.emr.report import failure_lines, fetch_report, report_uri
-from populator.emr.request import TAG_DIGEST
-from populator.job.report import new_report, summary
+from devkit.emr import set_states
+from populator.core.report import new_report, summary
+from populator.launcher.targets.emr.report import failure_lines, fetch_report, report_uri
+from populator.launcher.targets.emr.request import TAG_DIGEST
 from tests.support.cli import DEAD_ENDPOINT, POLLING, STARTED, Running, args, inv_in_process
-from tests.support.emr import set_states
 
 
 def step_args(emr, cluster_id: str, step_id: str) -> List[str]:

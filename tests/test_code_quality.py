@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Set
 
-from populator.bundle import import_closure
+from populator.launcher.bundle import import_closure
 
 ROOT = Path(__file__).resolve().parent.parent
 JOB = ROOT / "spark_jobs" / "populate_manifest.py"

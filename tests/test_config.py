@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from populator.config import load_resolver_config, load_storage_config, validate_configs
-from populator.iglu import ConfigError, Resolver, bundled_schema, parse_schema_uri
-from populator.redact import secret_forms
-from populator.storage import Credentials, StorageConfig
+from populator.core.storage_config import Credentials, StorageConfig
+from populator.launcher.configs import load_resolver_config, load_storage_config, validate_configs
+from populator.launcher.iglu import ConfigError, Resolver, bundled_schema, parse_schema_uri
+from populator.launcher.redact import secret_forms
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLESECRET+/="
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"

@@ -18,12 +18,12 @@ from typing import Any, Dict, List
 
 import pytest
 
-from populator.bundle import BOTO3_FOR_EMR
-from populator.emr.request import ACTIVE_CLUSTER_STATES, TAG_TABLE
-from populator.emr.wait import Watch, wait_for_step
+from devkit.emr import Clock, cluster, set_states, start_cluster, step
+from devkit.emr_faults import cancel_steps, fail_cluster, reason_codes
+from populator.launcher.bundle import BOTO3_FOR_EMR
+from populator.launcher.targets.emr.request import ACTIVE_CLUSTER_STATES, TAG_TABLE
+from populator.launcher.targets.emr.wait import Watch, wait_for_step
 from tests.support.cli import STARTED, Running
-from tests.support.emr import Clock, cluster, set_states, start_cluster, step
-from tests.support.emr_faults import cancel_steps, fail_cluster, reason_codes
 
 POLL = ("--poll-interval", "0.05")
 WAIT = ("--wait", *POLL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 
-from populator.emr.logs import (
+from populator.launcher.targets.emr.logs import (
     Cause,
     LogText,
     application_id,

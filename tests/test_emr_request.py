@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from populator.emr.request import (
+from populator.core.job_args import parse_options
+from populator.launcher.redact import secret_forms
+from populator.launcher.targets.emr.request import (
     ClusterSpec,
     JobArgs,
     build_add_steps,
@@ -21,8 +23,6 @@ from populator.emr.request import (
     tag_value,
     with_digest,
 )
-from populator.job.options import parse_options
-from populator.redact import secret_forms
 
 ZIP = "s3://b/assets/populator-1.zip"
 SCRIPT = "s3://b/assets/populate_manifest-2.py"

@@ -21,12 +21,12 @@ from typing import List
 
 import pytest
 
-from populator.bundle import JOB_SCRIPT
-from populator.events import TTL_SECONDS
-from populator.redact import secret_forms
-from populator.sample_archive import realistic_archive, write_to_s3
+from devkit.jobs import SECRET, dump_table, resolver_config, storage_config, write_json
+from devkit.sample_archive import realistic_archive, write_to_s3
+from populator.core.events import TTL_SECONDS
+from populator.launcher.bundle import JOB_SCRIPT
+from populator.launcher.redact import secret_forms
 from tests.support.cli import inv
-from tests.support.jobs import SECRET, dump_table, resolver_config, storage_config, write_json
 
 pytestmark = [
     pytest.mark.spark,

@@ -7,7 +7,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ReadTimeoutError
 
-from populator.emr.request import (
+from devkit.emr import set_states, start_cluster, step
+from populator.core.errors import UserError
+from populator.launcher.targets.emr.request import (
     TAG_DIGEST,
     TAG_TABLE,
     TAG_TABLE_REGION,
@@ -18,7 +20,7 @@ from populator.emr.request import (
     build_run_job_flow,
     step_name,
 )
-from populator.emr.submit import (
+from populator.launcher.targets.emr.submit import (
     DuplicateBackfill,
     Submission,
     active_backfills,
@@ -26,8 +28,6 @@ from populator.emr.submit import (
     find_duplicate,
     submit,
 )
-from populator.errors import UserError
-from tests.support.emr import set_states, start_cluster, step
 
 DIGEST = "a" * 64
 OTHER = "b" * 64

@@ -17,8 +17,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 
-from populator.emr.wait import Watch, backoff_delays, format_elapsed, wait_for_step
-from tests.support.emr import Clock, cluster, set_states, start_cluster, step
+from devkit.emr import Clock, cluster, set_states, start_cluster, step
+from populator.launcher.targets.emr.wait import Watch, backoff_delays, format_elapsed, wait_for_step
 
 APP = "application_1732248000000_0001"
 DRIVER = (

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from populator.estimate import (
+from populator.launcher.estimate import (
     DEFAULT_BYTES_PER_EVENT,
     Sample,
     estimate,

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from populator.enriched_lines import EVENT_FINGERPRINT, EVENT_ID, make_line
-from populator.events import (
+from devkit.enriched_lines import EVENT_FINGERPRINT, EVENT_ID, make_line
+from populator.core.events import (
     TTL_SECONDS,
     MalformedEvent,
     ManifestEntry,

@@ -23,13 +23,13 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
-from tests.conftest import REGION, REPO_ROOT
-from tests.support.fake_dynamodb import (
+from devkit.fake_dynamodb import (
     DynamoError,
     FakeDynamoDB,
     ServerConfig,
     compile_expression,
 )
+from tests.conftest import REGION, REPO_ROOT
 
 MANIFEST_CONDITION = (
     "(attribute_not_exists(eventId) AND attribute_not_exists(fingerprint)) OR etlTime = :tst"
@@ -828,7 +828,7 @@ def test_in_process_mode() -> None:
 
 def test_cli_prints_the_port_and_serves() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.fake_dynamodb", "--port", "0", "--latency-ms", "1"],
+        [sys.executable, "-m", "devkit.fake_dynamodb", "--port", "0", "--latency-ms", "1"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,

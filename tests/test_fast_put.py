@@ -22,13 +22,13 @@ import pytest
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import ChecksumError, ClientError, ConnectionClosedError
 
-from populator.fast_put import FastPutSender, manifest_sender
-from populator.manifest import EventsManifest, build_put_request
-from populator.retry import RetryPolicy, error_code, is_retryable, is_throttle
-from populator.writer import NEW, PRESENT, UNCHANGED, BotocoreSender, write_items
+from devkit.fake_dynamodb import FakeDynamoDB
+from devkit.jobs import dump_table
+from populator.core.manifest import EventsManifest, build_put_request
+from populator.core.retry import RetryPolicy, error_code, is_retryable, is_throttle
+from populator.core.write.fast_put import FastPutSender, manifest_sender
+from populator.core.write.writer import NEW, PRESENT, UNCHANGED, BotocoreSender, write_items
 from tests.conftest import REGION
-from tests.support.fake_dynamodb import FakeDynamoDB
-from tests.support.jobs import dump_table
 
 FAST_RETRIES = RetryPolicy(max_attempts=40, base_delay=0.001, max_delay=0.01)
 EVENT = "c6ef3124-b53a-4b13-a233-0088f79dcbcb"

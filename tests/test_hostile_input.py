@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from populator.events import TTL_SECONDS, MalformedEvent, parse_line
-from populator.manifest import EventsManifest
-from populator.sample_archive import gz
-from tests.support.figures import env_int, record
-from tests.support.hostile import corpus
-from tests.support.jobs import dump_table, job_args, storage_config, write_json
+from devkit.figures import env_int, record
+from devkit.hostile import corpus
+from devkit.jobs import dump_table, job_args, storage_config, write_json
+from devkit.sample_archive import gz
+from populator.core.events import TTL_SECONDS, MalformedEvent, parse_line
+from populator.core.manifest import EventsManifest
 
 CASES = corpus(scale=env_int("POPULATOR_HOSTILE_SCALE", 1))
 

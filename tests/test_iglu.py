@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft4Validator
 
-from populator.iglu import (
+from populator.launcher.iglu import (
     ConfigError,
     HttpTimeouts,
     Problem,
@@ -31,7 +31,7 @@ from populator.iglu import (
     parse_schema_uri,
     schema_problems,
 )
-from populator.redact import secret_forms
+from populator.launcher.redact import secret_forms
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLESECRET+/="
 APIKEY = "iglu-apikey-0f3c9a7e-4b1d-4e8a-9c2f-5d6e7f8a9b0c"
@@ -517,7 +517,7 @@ def test_one_of_auth_like_iglu_centrals_2_0_0() -> None:
 def test_errors_survive_pickling() -> None:
     import pickle
 
-    from populator.storage import StorageConfigError
+    from populator.core.storage_config import StorageConfigError
 
     error = ConfigError("s.json", hint="Hint.", problems=[Problem("$.data", "an object")])
     copy = pickle.loads(pickle.dumps(error))

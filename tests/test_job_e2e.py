@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from populator.enriched_lines import make_line
-from populator.events import TTL_SECONDS
-from populator.manifest import EventsManifest, build_create_table_request
-from populator.redact import secret_forms
-from populator.run_manifests import RunManifests
-from populator.sample_archive import realistic_archive, write_to_dir, write_to_s3
+from devkit.enriched_lines import make_line
+from devkit.jobs import SECRET, dump_table, job_args, storage_config, write_json
+from devkit.sample_archive import realistic_archive, write_to_dir, write_to_s3
+from populator.core.events import TTL_SECONDS
+from populator.core.manifest import EventsManifest, build_create_table_request
+from populator.core.run_manifests import RunManifests
+from populator.launcher.redact import secret_forms
 from spark_jobs.populate_manifest import main
-from tests.support.jobs import SECRET, dump_table, job_args, storage_config, write_json
 
 pytestmark = pytest.mark.spark
 
@@ -138,7 +138,7 @@ def test_ttl_disabled_tables_get_expired_items_and_include_expired_forces_them(
 def test_unreadable_files_fail_the_run_but_not_the_job(
     spark, s3, dynamodb, bucket, table, tmp_path: Path, unique_name
 ) -> None:
-    from populator.sample_archive import SampleArchive, gz
+    from devkit.sample_archive import SampleArchive, gz
 
     sample = realistic_archive(now=NOW, runs=2, events_per_run=10)
     archive = write_to_s3(sample, s3, bucket, "arch")

@@ -13,14 +13,14 @@ from pathlib import Path
 import boto3
 import pytest
 
-from populator.events import TTL_SECONDS
-from populator.manifest import EventsManifest
-from populator.run_manifests import RunManifests
-from populator.sample_archive import realistic_archive, write_to_dir
+from devkit.fake_dynamodb import FakeDynamoDB
+from devkit.figures import record
+from devkit.jobs import dump_table, job_args, storage_config, write_json
+from devkit.sample_archive import realistic_archive, write_to_dir
+from populator.core.events import TTL_SECONDS
+from populator.core.manifest import EventsManifest
+from populator.core.run_manifests import RunManifests
 from spark_jobs.populate_manifest import main
-from tests.support.fake_dynamodb import FakeDynamoDB
-from tests.support.figures import record
-from tests.support.jobs import dump_table, job_args, storage_config, write_json
 
 pytestmark = [pytest.mark.spark, pytest.mark.reliability]
 

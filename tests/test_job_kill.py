@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from devkit.figures import env_int, record
+from devkit.jobs import dump_table, storage_config, write_json
+from devkit.sample_archive import realistic_archive, write_to_s3
 from populator.cli.run_local import LocalRun, build_local_command, job_environment
-from populator.events import TTL_SECONDS
-from populator.manifest import EventsManifest
-from populator.sample_archive import realistic_archive, write_to_s3
-from tests.support.figures import env_int, record
-from tests.support.jobs import dump_table, storage_config, write_json
+from populator.core.events import TTL_SECONDS
+from populator.core.manifest import EventsManifest
 
 pytestmark = [pytest.mark.spark, pytest.mark.reliability]
 

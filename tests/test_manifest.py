@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from populator.manifest import (
+from populator.core.manifest import (
     CONDITION,
     EventsManifest,
     ManifestTableError,

@@ -2,7 +2,8 @@
 
 With a storage config holding a distinctive secret key, every command runs for real (`inv`
 in a subprocess, AWS = the moto server) and every channel is grepped for every spelling in
-`populator.redact.secret_forms` (plain, JSON-escaped, URL-encoded, base64 at any alignment):
+`populator.launcher.redact.secret_forms` (plain, JSON-escaped, URL-encoded, base64 at any
+alignment):
 stdout and stderr of `run_emr --dry-run`, `run_emr`, `run_emr --json` (the identical request
 again), `run_emr --wait --json` (the job's report read back), `list_runs --json`, bad storage
 configs with the secret beside the wrong field, and `run_local` on a tiny archive with a
@@ -30,14 +31,14 @@ from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
-from populator.emr.report import report_uri
-from populator.enriched_lines import make_line
-from populator.redact import secret_forms
-from populator.sample_archive import gz, run_folder, tstamp
+from devkit.emr import set_states
+from devkit.enriched_lines import make_line
+from devkit.figures import record
+from devkit.jobs import SECRET, resolver_config, storage_config, write_json
+from devkit.sample_archive import gz, run_folder, tstamp
+from populator.launcher.redact import secret_forms
+from populator.launcher.targets.emr.report import report_uri
 from tests.support.cli import DEAD_ENDPOINT, STARTED, Ran, Running, inv, inv_many
-from tests.support.emr import set_states
-from tests.support.figures import record
-from tests.support.jobs import SECRET, resolver_config, storage_config, write_json
 
 pytestmark = [
     pytest.mark.reliability,

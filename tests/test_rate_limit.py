@@ -7,12 +7,12 @@ import uuid
 
 import pytest
 
-from populator.fast_put import FastPutSender
-from populator.manifest import EventsManifest
-from populator.rate_limit import AdaptiveRateLimiter
-from populator.retry import RetryPolicy
-from populator.writer import write_items
-from tests.support.fake_dynamodb import FakeDynamoDB
+from devkit.fake_dynamodb import FakeDynamoDB
+from populator.core.manifest import EventsManifest
+from populator.core.retry import RetryPolicy
+from populator.core.write.fast_put import FastPutSender
+from populator.core.write.rate_limit import AdaptiveRateLimiter
+from populator.core.write.writer import write_items
 
 
 class Clock:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from devkit.jobs import storage_config
+from devkit.sample_archive import gz
 from populator.job.partitions import COUNT, READ_ERROR, JobContext, read_file
 from populator.job.reader import ReadError, iter_lines, open_object
-from populator.sample_archive import gz
-from tests.support.jobs import storage_config
 
 LINES = [f"line {n}" for n in range(2000)]
 

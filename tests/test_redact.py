@@ -11,7 +11,7 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
 
-from populator.redact import (
+from populator.launcher.redact import (
     MASK,
     RedactingFilter,
     RedactingStream,

@@ -8,9 +8,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
-from populator import run_manifests as rm
-from populator.archive import format_run_id
-from populator.run_manifests import (
+from populator.core import run_manifests as rm
+from populator.core.archive import format_run_id
+from populator.core.run_manifests import (
     DYNAMODB_RUNID_ATTRIBUTE,
     RunManifests,
     clean_dict,
@@ -44,7 +44,7 @@ def manifests(dynamodb: Any, unique_name: Callable[[str], str]) -> RunManifests:
 # --- the SDK README, verbatim ---------------------------------------------------------------
 
 README_SNIPPET = """
-from populator.run_manifests import *
+from populator.core.run_manifests import *
 run_manifests = RunManifests(dynamodb, 'snowplow-run-manifests')
 run_manifests.create()
 for run_id in list_runids(s3, 's3://acme-snowplow-data/storage/enriched-archive/'):
@@ -104,7 +104,7 @@ def test_sdk_readme_snippet(s3: Any, dynamodb: Any, readme_world: None) -> None:
 
 def test_star_import_exports() -> None:
     namespace: Dict[str, Any] = {}
-    exec("from populator.run_manifests import *", namespace)
+    exec("from populator.core.run_manifests import *", namespace)
     for name in (
         "RunManifests",
         "list_runids",

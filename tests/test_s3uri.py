@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from populator.s3uri import S3Uri, has_s3_scheme, is_s3_uri, parse_s3_uri
+from populator.core.location import S3Uri, has_s3_scheme, is_s3_uri, parse_s3_uri
 
 
 @pytest.mark.parametrize(

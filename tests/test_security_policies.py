@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any, Dict, List, Set
 from urllib.parse import parse_qs, urlsplit
 
-from populator.aws import USER_AGENT
-from populator.emr.report import report_uri
-from populator.emr.request import ACTIVE_CLUSTER_STATES, TAG_TABLE
-from populator.job.report import new_report
-from populator.storage import storage_schema_uri
+from devkit.emr import set_states
+from devkit.jobs import resolver_config, storage_config, write_json
+from populator.core.aws import USER_AGENT
+from populator.core.report import new_report
+from populator.core.storage_config import storage_schema_uri
+from populator.launcher.targets.emr.report import report_uri
+from populator.launcher.targets.emr.request import ACTIVE_CLUSTER_STATES, TAG_TABLE
 from tests.support.cli import STARTED, Running, inv
-from tests.support.emr import set_states
-from tests.support.jobs import resolver_config, storage_config, write_json
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "security.md"
 TARGET_PREFIXES = {"ElasticMapReduce.": "elasticmapreduce:", "DynamoDB_20120810.": "dynamodb:"}

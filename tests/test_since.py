@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from populator import since as since_module
-from populator.since import parse_since
+from populator.core import since as since_module
+from populator.core.since import parse_since
 
 UTC = timezone.utc
 

@@ -13,8 +13,7 @@ from typing import Any, Callable, Dict
 
 import pytest
 
-from populator.redact import secret_forms
-from populator.storage import (
+from populator.core.storage_config import (
     Credentials,
     StorageConfig,
     StorageConfigError,
@@ -22,12 +21,13 @@ from populator.storage import (
     parse_storage_config_text,
     storage_schema_uri,
 )
+from populator.launcher.redact import secret_forms
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLESECRET+/="
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 CONFIG_ID = "56799a26-980c-4148-8bd9-c021b988c669"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CLUSTER_MODULES = ("populator/storage.py", "populator/redact.py")
+CLUSTER_MODULES = ("populator/core/storage_config.py", "populator/launcher/redact.py")
 
 
 def assert_clean(text: str) -> None:
@@ -301,7 +301,7 @@ def _python39() -> str:
 @pytest.mark.skipif(not _python39(), reason="no Python 3.9 interpreter on this machine")
 def test_cluster_modules_run_on_python_39() -> None:
     code = (
-        "import json, populator.storage as s, populator.redact as r\n"
+        "import json, populator.core.storage_config as s, populator.launcher.redact as r\n"
         f"c = s.parse_storage_config_text({json.dumps(json.dumps(V200))})\n"
         "assert '***' in repr(c) and r.Redactor([c.credentials.secret_access_key]).redact("
         "c.credentials.secret_access_key) == '***'\n"

@@ -9,7 +9,7 @@ from typing import Any, Callable, TypeVar
 
 from invoke.exceptions import Exit
 
-from populator.errors import (
+from populator.core.errors import (
     EXIT_BAD_INPUT,
     EXIT_CANCELLED,
     Cancelled,
@@ -27,7 +27,7 @@ def redactor():
     """The process-wide redactor; stdout and stderr are wrapped so no secret is ever printed."""
     global _redactor
     if _redactor is None:
-        from populator.redact import RedactingStream, Redactor
+        from populator.launcher.redact import RedactingStream, Redactor
 
         _redactor = Redactor()
         if not isinstance(sys.stdout, RedactingStream):

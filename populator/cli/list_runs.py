@@ -3,7 +3,7 @@
 One row per run: files, bytes, storage class (Glacier runs cannot be read and are skipped),
 whether its items would already be past the manifest's 180-day TTL (skipped by the job unless
 --include-expired), and whether the run manifest records it as processed. Then totals, and
-an estimate for the runs a backfill would write (see populator.estimate). Local archives
+an estimate for the runs a backfill would write (see populator.launcher.estimate). Local archives
 (directories) work too; S3 needs only list/get permissions (and DynamoDB read for the run
 manifest).
 """
@@ -16,14 +16,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Sequence, Set
 
-from populator import aws
-from populator.archive import Run, archive_is_s3, format_run_id
-from populator.archive import list_runs as find_runs
 from populator.cli.common import notice
-from populator.cli.validate import validate_archive
-from populator.config import REGION_RE, TABLE_RE
-from populator.errors import UserError
-from populator.estimate import (
+from populator.core import aws
+from populator.core.archive import Run, archive_is_s3, format_run_id
+from populator.core.archive import list_runs as find_runs
+from populator.core.errors import UserError
+from populator.core.location import parse_s3_uri
+from populator.core.retry import error_code
+from populator.core.run_manifests import RunManifests
+from populator.core.since import parse_since
+from populator.launcher.configs import REGION_RE, TABLE_RE
+from populator.launcher.estimate import (
     DEFAULT_WRITE_CAPACITY,
     SAMPLE_BYTES,
     Estimate,
@@ -34,10 +37,7 @@ from populator.estimate import (
     is_expired,
     measure_sample,
 )
-from populator.retry import error_code
-from populator.run_manifests import RunManifests
-from populator.s3uri import parse_s3_uri
-from populator.since import parse_since
+from populator.launcher.inputs import validate_archive
 
 __all__ = ["RunRow", "list_runs", "render_table", "rows_for"]
 

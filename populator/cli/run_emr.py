@@ -7,7 +7,8 @@ Order matters (each step may stop the command; none leaves anything half-done):
 3. the region (the archive bucket's unless --region), the events-manifest table (created
    when missing unless --no-create-table), the duplicate-backfill guard;
 4. uploads (content-addressed, skipped when present), then one RunJobFlow/AddJobFlowSteps;
-5. with --wait, follow the step (populator.emr.wait) and explain a failure; when it ends,
+5. with --wait, follow the step (populator.launcher.targets.emr.wait) and explain a failure;
+   when it ends,
    read the job's JSON report back from the `--report` URI in the step's arguments (printed
    as the job's summary on success, its errors on failure; the dict is in the --json result).
 Exit codes: 0 ok, 1 job failed, 2 bad input, 3 still running at --timeout, 130 cancelled.
@@ -23,15 +24,34 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import populator
-from populator import aws
-from populator.archive import format_run_id
-from populator.bundle import Bundle, BundleError, build_bundle, upload_artifacts
 from populator.cli.common import eprint, notice
-from populator.cli.validate import Inputs, ensure_manifest_table, validate_inputs
-from populator.config import REGION_RE, TABLE_RE
-from populator.emr.console import console_url, describe_step_command, reattach_command
-from populator.emr.report import FetchedReport, failure_lines, fetch_report, step_report_uri
-from populator.emr.request import (
+from populator.core import aws
+from populator.core.archive import format_run_id
+from populator.core.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_CANCELLED,
+    EXIT_STILL_RUNNING,
+    Cancelled,
+    JobFailed,
+    UserError,
+)
+from populator.core.location import S3Uri, has_s3_scheme, parse_s3_uri
+from populator.core.retry import error_code
+from populator.launcher.bundle import Bundle, BundleError, build_bundle, upload_artifacts
+from populator.launcher.configs import REGION_RE, TABLE_RE
+from populator.launcher.inputs import Inputs, ensure_manifest_table, validate_inputs
+from populator.launcher.targets.emr.console import (
+    console_url,
+    describe_step_command,
+    reattach_command,
+)
+from populator.launcher.targets.emr.report import (
+    FetchedReport,
+    failure_lines,
+    fetch_report,
+    step_report_uri,
+)
+from populator.launcher.targets.emr.request import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_INSTANCE_COUNT,
     DEFAULT_INSTANCE_PROFILE,
@@ -58,8 +78,13 @@ from populator.emr.request import (
     tag_value,
     with_digest,
 )
-from populator.emr.submit import Submission, check_target_cluster, find_duplicate, submit
-from populator.emr.wait import (
+from populator.launcher.targets.emr.submit import (
+    Submission,
+    check_target_cluster,
+    find_duplicate,
+    submit,
+)
+from populator.launcher.targets.emr.wait import (
     CLUSTER_FAILURE_CODES,
     ENDED_CLUSTER_STATES,
     Outcome,
@@ -71,16 +96,6 @@ from populator.emr.wait import (
     interrupt_name,
     wait_for_step,
 )
-from populator.errors import (
-    EXIT_BAD_INPUT,
-    EXIT_CANCELLED,
-    EXIT_STILL_RUNNING,
-    Cancelled,
-    JobFailed,
-    UserError,
-)
-from populator.retry import error_code
-from populator.s3uri import S3Uri, has_s3_scheme, parse_s3_uri
 
 __all__ = ["EmrOptions", "Result", "plan_request", "run_emr"]
 
@@ -684,7 +699,7 @@ def _read_report(
 
 
 def _report_summary(report: Dict[str, Any], uri: Optional[str]) -> Optional[str]:
-    from populator.job.report import summary
+    from populator.core.report import summary
 
     try:
         return summary(report)

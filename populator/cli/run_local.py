@@ -13,8 +13,8 @@ from typing import Dict, List, Optional
 
 import populator
 from populator.cli.common import eprint
-from populator.cli.validate import ensure_manifest_table, validate_inputs
-from populator.errors import Cancelled, JobFailed, UserError
+from populator.core.errors import Cancelled, JobFailed, UserError
+from populator.launcher.inputs import ensure_manifest_table, validate_inputs
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(populator.__file__)))
 JOB_SCRIPT = os.path.join(PROJECT_ROOT, "spark_jobs", "populate_manifest.py")

@@ -15,10 +15,15 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from populator import aws
-from populator.archive import Run, list_runs
+from populator.core import aws
+from populator.core.archive import Run, list_runs
+from populator.core.job_args import JobOptions, dynamodb_endpoint
+from populator.core.manifest import EventsManifest
+from populator.core.report import new_report, summary, to_json
+from populator.core.retry import RetryPolicy
+from populator.core.run_manifests import RunManifests
+from populator.core.storage_config import StorageConfig
 from populator.job import sinks
-from populator.job.options import JobOptions, dynamodb_endpoint
 from populator.job.partitions import (
     COUNT,
     READ_ERROR,
@@ -28,11 +33,6 @@ from populator.job.partitions import (
     read_file,
     write_partition,
 )
-from populator.job.report import new_report, summary, to_json
-from populator.manifest import EventsManifest
-from populator.retry import RetryPolicy
-from populator.run_manifests import RunManifests
-from populator.storage import StorageConfig
 
 Log = Callable[[str], None]
 

@@ -17,13 +17,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from populator import aws, fast_put
-from populator.events import TTL_SECONDS, MalformedEvent, parse_line
+from populator.core import aws
+from populator.core.events import TTL_SECONDS, MalformedEvent, parse_line
+from populator.core.retry import RetryPolicy
+from populator.core.storage_config import StorageConfig
+from populator.core.write import fast_put
+from populator.core.write.writer import DEFAULT_POLICY, Sender, WriteStats, write_items
 from populator.job import sinks
 from populator.job.reader import ReadError, iter_lines, open_object
-from populator.retry import RetryPolicy
-from populator.storage import StorageConfig
-from populator.writer import DEFAULT_POLICY, Sender, WriteStats, write_items
 
 COUNT = "\x00count"  # key: (COUNT, run_index, name) -> int
 READ_ERROR = "\x00error"  # key: (READ_ERROR, run_index, path) -> message

@@ -1,0 +1,68 @@
+"""boto3 clients built the same way in the launcher, the Spark driver and the executors.
+
+Credentials for DynamoDB come from the storage config when it carries keys, else from the
+default chain (EMR instance role, profile, environment). The endpoint comes from
+`--endpoint-url` or the standard AWS_ENDPOINT_URL variable (boto3 reads it itself).
+Cluster code: Python 3.9.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import boto3
+from botocore.config import Config
+
+from populator.core.storage_config import StorageConfig
+
+USER_AGENT = "snowplow-event-manifest-populator"
+
+
+def client_config(max_pool_connections: int = 10, retries: bool = True) -> Config:
+    """Manifest writes retry in our own loop (counted, full jitter): botocore's are off there."""
+    return Config(
+        retries={"mode": "standard", "max_attempts": 5} if retries else {"total_max_attempts": 1},
+        max_pool_connections=max_pool_connections,
+        connect_timeout=5,
+        read_timeout=30,
+        tcp_keepalive=True,
+        user_agent_extra=USER_AGENT,
+    )
+
+
+def session(profile: Optional[str] = None, region: Optional[str] = None) -> boto3.Session:
+    return boto3.Session(profile_name=profile, region_name=region)
+
+
+def dynamodb_client(
+    storage: StorageConfig,
+    endpoint_url: Optional[str] = None,
+    max_pool_connections: int = 10,
+    retries: bool = True,
+    profile: Optional[str] = None,
+) -> Any:
+    """A DynamoDB client for the manifest table named in the storage config."""
+    kwargs = {}
+    if storage.credentials is not None:
+        kwargs = {
+            "aws_access_key_id": storage.credentials.access_key_id,
+            "aws_secret_access_key": storage.credentials.secret_access_key,
+        }
+        profile = None  # explicit keys win; a profile would be ignored anyway
+    return session(profile, storage.region).client(
+        "dynamodb",
+        endpoint_url=endpoint_url or None,
+        config=client_config(max_pool_connections, retries),
+        **kwargs,
+    )
+
+
+def s3_client(
+    endpoint_url: Optional[str] = None,
+    region: Optional[str] = None,
+    profile: Optional[str] = None,
+    max_pool_connections: int = 10,
+) -> Any:
+    return session(profile, region).client(
+        "s3", endpoint_url=endpoint_url or None, config=client_config(max_pool_connections)
+    )

@@ -1,0 +1,116 @@
+"""The job's command line. Secrets never travel here: the storage config is read from a file."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from datetime import datetime
+from typing import List, Optional
+
+from populator.core.since import parse_since
+from populator.core.write.fast_put import WRITERS
+
+DEFAULT_IN_FLIGHT = 32
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    enriched_archive: str
+    storage_config: str
+    since: Optional[datetime] = None
+    run_manifest_table: Optional[str] = None
+    report: Optional[str] = None
+    bad_rows: Optional[str] = None
+    in_flight: int = DEFAULT_IN_FLIGHT
+    include_expired: bool = False
+    endpoint_url: Optional[str] = None
+    dynamodb_endpoint_url: Optional[str] = None
+    retry_attempts: int = 16
+    accept_read_errors: bool = False
+    batches: int = 10
+    partitions: Optional[int] = None
+    writer: str = "fast"
+
+
+def _since(text: str) -> datetime:
+    try:
+        return parse_since(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="populate_manifest.py",
+        description="Back-populate the Snowplow events manifest from the enriched archive.",
+    )
+    p.add_argument(
+        "--enriched-archive", required=True, help="s3://, s3a://, s3n://, file:// or a local dir"
+    )
+    p.add_argument(
+        "--storage-config", required=True, help="validated storage config: path or S3 URI"
+    )
+    p.add_argument(
+        "--since", type=_since, help="process runs at or after YYYY-MM-DD[-HH-MM-SS] (UTC)"
+    )
+    p.add_argument("--run-manifest-table", help="skip runs recorded here; record runs when written")
+    p.add_argument("--report", help="write the JSON report to this path or S3 URI")
+    p.add_argument(
+        "--bad-rows", help="write malformed lines with their reason under this path or S3 prefix"
+    )
+    p.add_argument(
+        "--in-flight",
+        type=_positive,
+        default=DEFAULT_IN_FLIGHT,
+        help="concurrent writes per partition",
+    )
+    p.add_argument(
+        "--include-expired", action="store_true", help="also write items whose ttl has passed"
+    )
+    p.add_argument(
+        "--endpoint-url", help="AWS endpoint for S3 and DynamoDB (else AWS_ENDPOINT_URL)"
+    )
+    p.add_argument(
+        "--dynamodb-endpoint-url", help="DynamoDB endpoint only (default: --endpoint-url)"
+    )
+    p.add_argument(
+        "--retry-attempts",
+        type=_positive,
+        default=16,
+        help="attempts per write before the task fails",
+    )
+    p.add_argument(
+        "--accept-read-errors", action="store_true", help="record runs with unreadable files anyway"
+    )
+    p.add_argument(
+        "--batches", type=_positive, default=10, help="write runs in this many checkpointed batches"
+    )
+    p.add_argument(
+        "--partitions", type=_positive, help="write partitions (default: from the data size)"
+    )
+    p.add_argument(
+        "--writer",
+        choices=WRITERS,
+        default="fast",
+        help="PutItem path: fast (botocore-signed, a quarter or less of boto3's CPU) or boto3",
+    )
+    return p
+
+
+def parse_options(argv: List[str]) -> JobOptions:
+    """Parse argv; argparse exits 2 with a usage message on bad arguments."""
+    return JobOptions(**vars(parser().parse_args(argv)))
+
+
+def dynamodb_endpoint(options: JobOptions) -> Optional[str]:
+    return options.dynamodb_endpoint_url or options.endpoint_url

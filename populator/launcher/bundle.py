@@ -1,0 +1,334 @@
+"""The artifacts an EMR step needs, content-addressed so uploads are idempotent.
+
+- the job script (spark_jobs/populate_manifest.py);
+- a zip of exactly the `populator` modules the script imports, followed transitively with
+  `ast` (parent packages included, `if TYPE_CHECKING:` imports ignored) and checked to need
+  nothing but the standard library, boto3/botocore and pyspark; the zip is deterministic
+  (sorted entries, fixed timestamps and modes) so the same sources give the same digest;
+- a bootstrap script that installs boto3 only where python3 lacks it (EMR 7's python3 is 3.9:
+  the pin is the last boto3 release that supports 3.9; the launcher's own boto3 needs 3.10);
+- the validated storage config as self-describing JSON, uploaded with server-side encryption.
+
+Every key holds the SHA-256 of the body (`<stem>-<sha256><ext>`): an upload whose key already
+exists is skipped (HeadObject), and a re-submitted identical backfill names identical URIs.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import json
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+
+from populator.core.location import S3Uri
+from populator.core.retry import error_code
+from populator.core.storage_config import StorageConfig
+
+__all__ = [
+    "ALLOWED_THIRD_PARTY",
+    "BOTO3_FOR_EMR",
+    "JOB_SCRIPT",
+    "PROJECT_ROOT",
+    "Artifact",
+    "Bundle",
+    "BundleError",
+    "Upload",
+    "bootstrap_script",
+    "build_bundle",
+    "content_name",
+    "import_closure",
+    "job_zip",
+    "storage_config_json",
+    "upload_artifacts",
+]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+JOB_SCRIPT = PROJECT_ROOT / "spark_jobs" / "populate_manifest.py"
+PACKAGE = "populator"
+BOTO3_FOR_EMR = "1.42.97"  # last boto3 release supporting Python 3.9 (EMR 7's python3)
+ALLOWED_THIRD_PARTY = frozenset({"boto3", "botocore", "pyspark", "py4j"})
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: no build time leaks in
+ZIP_MODE = 0o100644
+
+
+class BundleError(Exception):
+    """The job cannot be packaged (a missing module, or a dependency EMR lacks)."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One object to upload; `secret` ones are server-side encrypted and never printed."""
+
+    role: str  # job, py-files, bootstrap, storage-config
+    filename: str
+    body: bytes
+    content_type: str
+    secret: bool = False
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    def uri(self, assets: S3Uri) -> str:
+        return f"s3://{assets.bucket}/{assets.key(self.filename)}"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    storage_config: Artifact
+    bootstrap: Artifact
+    job: Optional[Artifact] = None  # None when a custom --jar artifact runs instead
+    py_files: Optional[Artifact] = None
+    modules: Tuple[str, ...] = ()
+
+    def artifacts(self) -> List[Artifact]:
+        found = [self.job, self.py_files, self.bootstrap, self.storage_config]
+        return [artifact for artifact in found if artifact is not None]
+
+
+def content_name(stem: str, suffix: str, body: bytes) -> str:
+    return f"{stem}-{hashlib.sha256(body).hexdigest()}{suffix}"
+
+
+# --- the import closure ----------------------------------------------------------------------
+
+
+def _module_file(name: str, root: Path) -> Optional[Path]:
+    base = root.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _catches_import_error(node: ast.Try) -> bool:
+    for handler in node.handlers:
+        names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        for name in names:
+            if isinstance(name, ast.Name) and name.id in ("ImportError", "ModuleNotFoundError"):
+                return True
+    return False
+
+
+def _imports(tree: ast.AST, package: str) -> Iterable[Tuple[str, Tuple[str, ...], bool]]:
+    """(module, imported names, optional) for every import that runs at import or call time."""
+
+    def visit(node: ast.AST, optional: bool) -> Iterable[Tuple[str, Tuple[str, ...], bool]]:
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.orelse:
+                yield from visit(child, optional)
+            return
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, (), optional
+            return
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                module = f"{base}.{module}" if module else base
+            yield module, tuple(alias.name for alias in node.names), optional
+            return
+        inner = optional or (isinstance(node, ast.Try) and _catches_import_error(node))
+        for child in ast.iter_child_nodes(node):
+            if isinstance(node, ast.Try) and child in node.handlers:
+                yield from visit(child, optional)
+            else:
+                yield from visit(child, inner)
+
+    yield from visit(tree, False)
+
+
+def _parents(name: str) -> List[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def import_closure(script: Path = JOB_SCRIPT, root: Path = PROJECT_ROOT) -> List[str]:
+    """The `populator` modules `script` needs at run time, sorted (packages included).
+
+    Raises BundleError for a module that does not exist or for a third-party import other
+    than boto3/botocore/pyspark (EMR nodes have nothing else), unless guarded by
+    `except ImportError`.
+    """
+    needed: Set[str] = set()
+    foreign: Set[str] = set()
+    queue: List[Tuple[Path, str, str]] = [(script, "", str(script))]
+    while queue:
+        path, package, label = queue.pop()
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+        for module, names, optional in _imports(tree, package):
+            top = module.split(".")[0]
+            if top != PACKAGE:
+                known = top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY
+                if not known and not optional:
+                    foreign.add(f"{module} (in {label})")
+                continue
+            submodules = [f"{module}.{n}" for n in names if _module_file(f"{module}.{n}", root)]
+            wanted = [module, *submodules]
+            for name in wanted:
+                for candidate in [*_parents(name), name]:
+                    if candidate in needed:
+                        continue
+                    found = _module_file(candidate, root)
+                    if found is None:
+                        raise BundleError(f"{label} imports {candidate}, which does not exist")
+                    needed.add(candidate)
+                    is_package = found.name == "__init__.py"
+                    own_package = candidate if is_package else candidate.rpartition(".")[0]
+                    queue.append((found, own_package, str(found.relative_to(root))))
+    if foreign:
+        raise BundleError(
+            "the job would need modules EMR nodes do not have: " + ", ".join(sorted(foreign))
+        )
+    return sorted(needed)
+
+
+def job_zip(modules: Iterable[str], root: Path = PROJECT_ROOT) -> bytes:
+    """A deterministic zip of the modules' sources (sorted, fixed timestamps and modes)."""
+    files = sorted(
+        str(path.relative_to(root).as_posix())
+        for path in (_module_file(name, root) for name in modules)
+        if path is not None
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for arcname in files:
+            info = zipfile.ZipInfo(arcname, date_time=ZIP_DATE_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = ZIP_MODE << 16
+            info.create_system = 3
+            archive.writestr(info, (root / arcname).read_bytes(), compresslevel=9)
+    return buffer.getvalue()
+
+
+def bootstrap_script(boto3_version: str = BOTO3_FOR_EMR) -> bytes:
+    """Runs on every node before Spark: install boto3 for python3 only when it is missing."""
+    return (
+        "#!/bin/bash\n"
+        "# Bootstrap action of the event manifest populator: the job needs boto3 on every node.\n"
+        "set -euo pipefail\n"
+        f"python3 -c 'import boto3' 2>/dev/null || sudo python3 -m pip install --quiet "
+        f"'boto3=={boto3_version}'\n"
+    ).encode()
+
+
+def storage_config_json(storage: StorageConfig) -> bytes:
+    """The validated config as the job reads it (secrets inside: encrypt, never print)."""
+    return (json.dumps(storage.to_self_describing(), indent=2) + "\n").encode("utf-8")
+
+
+def build_bundle(
+    storage: StorageConfig,
+    include_job: bool = True,
+    script: Path = JOB_SCRIPT,
+    root: Path = PROJECT_ROOT,
+) -> Bundle:
+    """All artifacts, built locally (nothing is sent)."""
+    config = storage_config_json(storage)
+    boot = bootstrap_script()
+    bundle = Bundle(
+        storage_config=Artifact(
+            "storage-config",
+            content_name("storage-config", ".json", config),
+            config,
+            "application/json",
+            secret=True,
+        ),
+        bootstrap=Artifact(
+            "bootstrap", content_name("bootstrap-boto3", ".sh", boot), boot, "text/x-shellscript"
+        ),
+    )
+    if not include_job:
+        return bundle
+    if not script.is_file():
+        raise BundleError(f"job script {script} is missing")
+    modules = tuple(import_closure(script, root))
+    archive = job_zip(modules, root)
+    source = script.read_bytes()
+    return Bundle(
+        storage_config=bundle.storage_config,
+        bootstrap=bundle.bootstrap,
+        job=Artifact(
+            "job", content_name(script.stem, script.suffix, source), source, "text/x-python"
+        ),
+        py_files=Artifact(
+            "py-files", content_name(PACKAGE, ".zip", archive), archive, "application/zip"
+        ),
+        modules=modules,
+    )
+
+
+# --- the S3 edge ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upload:
+    artifact: Artifact
+    uri: str
+    uploaded: bool  # False: the same content was already there
+
+
+def _encryption(kms_key_id: Optional[str]) -> Dict[str, str]:
+    if kms_key_id:
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+    return {"ServerSideEncryption": "AES256"}
+
+
+def _head(s3_client: Any, bucket: str, key: str) -> Optional[Dict[str, Any]]:
+    try:
+        return s3_client.head_object(Bucket=bucket, Key=key)
+    except Exception as error:
+        if error_code(error) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def _same_encryption(head: Dict[str, Any], wanted: Dict[str, str]) -> bool:
+    if head.get("ServerSideEncryption") != wanted["ServerSideEncryption"]:
+        return False
+    key = wanted.get("SSEKMSKeyId")
+    return key is None or str(head.get("SSEKMSKeyId", "")).endswith(key.split("/")[-1])
+
+
+def upload_artifacts(
+    s3_client: Any,
+    assets: S3Uri,
+    artifacts: Iterable[Artifact],
+    kms_key_id: Optional[str] = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> List[Upload]:
+    """Put each artifact unless its content-addressed key exists (re-put a secret object whose
+    encryption differs from what is asked)."""
+    done: List[Upload] = []
+    for artifact in artifacts:
+        key = assets.key(artifact.filename)
+        uri = artifact.uri(assets)
+        extra = _encryption(kms_key_id) if artifact.secret else {}
+        head = _head(s3_client, assets.bucket, key)
+        if head is not None and (not artifact.secret or _same_encryption(head, extra)):
+            log(f"{artifact.role}: {uri} already uploaded")
+            done.append(Upload(artifact, uri, uploaded=False))
+            continue
+        s3_client.put_object(
+            Bucket=assets.bucket,
+            Key=key,
+            Body=artifact.body,
+            ContentType=artifact.content_type,
+            **extra,
+        )
+        log(f"{artifact.role}: uploaded {uri} ({len(artifact.body):,} bytes)")
+        done.append(Upload(artifact, uri, uploaded=True))
+    return done
