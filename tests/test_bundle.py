@@ -145,7 +145,8 @@ def test_zip_is_deterministic_and_sorted() -> None:
         ]
         assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
         assert {i.external_attr >> 16 for i in infos} == {0o100644}
-        assert archive.read("populator/core/since.py") == Path("populator/core/since.py").read_bytes()
+        since = "populator/core/since.py"
+        assert archive.read(since) == Path(since).read_bytes()
 
 
 def test_bootstrap_installs_boto3_only_when_missing() -> None:
