@@ -238,7 +238,7 @@ RESOLVER_VARIANTS = [
         "1-0-3",
         {"repositories": [dict(iglu_central(), token=SECRET)]},
         "$.data.repositories[0]: expected only the fields name, priority, vendorPrefixes, "
-        "connection; unexpected: 'token'",
+        "connection; unexpected: 't…' (5 chars)",
     ),
     (
         "1-0-3",
@@ -605,7 +605,7 @@ def test_several_problems_are_reported_together(
         capsys,
         path,
         "$.data",
-        "unexpected: 'extra', 'more'",
+        "unexpected: 'e…' (5 chars), 'm…' (4 chars)",
         "$.data.name: expected this required field (missing)",
         "$.data.awsRegion: expected a string, got number",
         "$.data.purpose: expected one of",
