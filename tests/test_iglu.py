@@ -556,10 +556,11 @@ def ref_targets(recorder: IgluServer, silent: int, closed: int) -> dict[str, str
         "closed-port": f"http://127.0.0.1:{closed}/evil.json",
         "relative": "evil.json",
         "dangling-local": "#/definitions/nowhere",
+        "loop": "#/properties/name",
     }
 
 
-REF_CASES = ["recorded", "never-answers", "closed-port", "relative", "dangling-local"]
+REF_CASES = ["recorded", "never-answers", "closed-port", "relative", "dangling-local", "loop"]
 
 
 def with_ref(ref: str) -> dict[str, Any]:
@@ -572,6 +573,8 @@ def with_ref(ref: str) -> dict[str, Any]:
 def ref_reason(case: str) -> str:
     if case == "dangling-local":
         return "served a schema with a $ref that points nowhere"
+    if case == "loop":
+        return "served a schema whose $ref loops back without reading any data"
     return "served a schema with a remote $ref (nothing is fetched)"
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "STORAGE_SCHEMA_NAME",
     "STORAGE_SCHEMA_VENDOR",
     "SUPPORTED_VERSIONS",
+    "UUID_RE",
     "VERSIONS",
     "Credentials",
     "StorageConfig",
@@ -53,7 +54,7 @@ MAX_CONFIG_BYTES = 1024 * 1024
 KEY_FIELDS = ("accessKeyId", "secretAccessKey")
 AUTH_IN_DATA = "in data"  # accessKeyId and secretAccessKey beside the other fields
 AUTH_OBJECT_OR_NULL = "auth object or null"  # "auth": {accessKeyId, secretAccessKey} | null
-_UUID_RE = re.compile(
+UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 # Field names users add by mistake that are safe to echo (they are AWS's own words).
@@ -222,7 +223,7 @@ class StorageConfig:
             raise StorageConfigError(source, "id", f"None for {spec.version} (it has no id)")
         if "id" in spec.required and self.id is None:
             raise StorageConfigError(source, "id", f"a UUID for {spec.version}")
-        if self.id is not None and not (isinstance(self.id, str) and _UUID_RE.match(self.id)):
+        if self.id is not None and not (isinstance(self.id, str) and UUID_RE.match(self.id)):
             raise StorageConfigError(source, "id", "a UUID string")
 
     def secrets(self) -> List[str]:

@@ -20,13 +20,10 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry
 from referencing.exceptions import NoSuchResource, Unresolvable
 
-from populator.core.storage_config import describe_names, json_type, masked_name
+from populator.core.storage_config import UUID_RE, describe_names, json_type, masked_name
 from populator.launcher.iglu.errors import ConfigError, Problem, UnusableSchema
 from populator.launcher.iglu.jsonfile import known_names
 
-_UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
 _URI_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FORMATS = FormatChecker(formats=())
@@ -41,7 +38,7 @@ NO_RETRIEVAL: Registry[Any] = Registry(retrieve=_refuse)  # type: ignore[call-ar
 
 @_FORMATS.checks("uuid")
 def _is_uuid(value: object) -> bool:
-    return not isinstance(value, str) or bool(_UUID_RE.match(value))
+    return not isinstance(value, str) or bool(UUID_RE.match(value))
 
 
 @_FORMATS.checks("uri")
@@ -222,6 +219,8 @@ def schema_problems(instance: Any, schema: dict[str, Any], base: str = "$.data")
         raise UnusableSchema(
             "the schema has a $ref that does not resolve inside it (nothing is fetched)"
         ) from None
+    except RecursionError:
+        raise UnusableSchema("the schema nests or refers to itself too deeply to apply") from None
     if not errors:
         return []
     best = best_match(errors)

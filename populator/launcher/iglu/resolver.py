@@ -19,12 +19,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from populator.launcher.iglu.errors import ConfigError, RepoProblem
-from populator.launcher.iglu.http_fetch import DeadlinePassed, fetch
+from populator.launcher.iglu.http_fetch import MAX_SCHEMA_BYTES, DeadlinePassed, fetch
 from populator.launcher.iglu.keys import IGLU_CENTRAL, SchemaKey, bundled_schema
 from populator.launcher.iglu.trust import trusted_schema
 
 OFFLINE_ENV = "POPULATOR_IGLU_OFFLINE"
-MAX_SCHEMA_BYTES = 1024 * 1024
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 

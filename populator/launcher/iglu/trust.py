@@ -74,8 +74,51 @@ def _check_references(schema: dict[str, Any]) -> None:
     if not refs:
         return
     resolver = NO_RETRIEVAL.resolver_with_root(DRAFT4.create_resource(schema))
+    targets: dict[str, Any] = {}
     for ref in refs:
         try:
-            resolver.lookup(ref)
+            targets[ref] = resolver.lookup(ref).contents
         except Exception:  # any failure to resolve locally: PointerToNowhere, NoSuchAnchor…
             raise RepoProblem("served a schema with a $ref that points nowhere") from None
+    if _loops(schema, targets):
+        raise RepoProblem("served a schema whose $ref loops back without reading any data")
+
+
+def _same_instance(node: Any, targets: dict[str, Any]) -> list[Any]:
+    """The subschemas that apply to the very instance ``node`` applies to."""
+    if not isinstance(node, dict):
+        return []
+    found = [targets[node["$ref"]]] if isinstance(node.get("$ref"), str) else []
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        if isinstance(node.get(keyword), list):
+            found += node[keyword]
+    if "not" in node:
+        found.append(node["not"])
+    if isinstance(node.get("dependencies"), dict):
+        found += [d for d in node["dependencies"].values() if isinstance(d, dict)]
+    return found
+
+
+def _loops(schema: dict[str, Any], targets: dict[str, Any]) -> bool:
+    """Whether ``$ref`` makes validation recurse forever on one instance (``{"$ref": "#"}``,
+    ``{"allOf": [{"$ref": "#"}]}``): a cycle among subschemas that apply to the same value."""
+    done: set[int] = set()
+    for start in [schema, *targets.values()]:
+        if id(start) in done:
+            continue
+        path: set[int] = set()
+        stack: list[tuple[Any, bool]] = [(start, False)]
+        while stack:
+            node, leaving = stack.pop()
+            if leaving:
+                path.discard(id(node))
+                done.add(id(node))
+                continue
+            if id(node) in path:
+                return True
+            if id(node) in done:
+                continue
+            path.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in _same_instance(node, targets))
+    return False
