@@ -1044,3 +1044,25 @@ def test_a_repository_serving_another_schema_is_not_blamed_on_the_users_file(
     assert validate_configs(path, resolver_path, notices) == VALID_STORAGE["2-0-0-auth"][1]
     assert len(notices) == 1
     assert notices[0].startswith(f"Iglu repository 'Iglu Central' ({uri}) served something")
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_a_bad_offline_setting_is_exit_2_naming_the_variable(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the real `inv run_emr` program: one `error:` line, exit 2, no traceback."""
+    from tests.support.cli import DEAD_ENDPOINT, inv_in_process
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", DEAD_ENDPOINT)
+    monkeypatch.setenv("POPULATOR_IGLU_OFFLINE", value)
+    storage_path = write(tmp_path, "storage.json", storage())
+    resolver_path = write(tmp_path, "resolver.json", resolver())
+    ran = inv_in_process(
+        "run_emr", ["s3://my-archive/enriched/archive/", storage_path, resolver_path]
+    )
+    assert ran.code == 2, (ran.code, ran.err)
+    assert "Traceback" not in ran.err
+    assert ran.error_lines == [
+        "error: POPULATOR_IGLU_OFFLINE: expected 1, true, yes or on (skip HTTP repositories) "
+        "or 0, false, no, off or empty, in any case; got another value."
+    ]
