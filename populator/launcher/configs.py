@@ -3,7 +3,8 @@
 The resolver config is checked against our bundled resolver-config schemas (never fetched:
 we need it before we can fetch anything). The storage config's schema is resolved through
 that resolver, as Snowplow does, with the bundled copy as a fallback. Beyond the schema we
-check what AWS would reject later, at a cost: the region's shape and the table name.
+check what the version table requires (purpose, non-empty keys; ``core.storage_config``) and
+what AWS would reject later, at a cost: the region's shape and the table name.
 Every error is a ``ConfigError`` naming the file and the JSON path, never a value.
 Launcher only (Python 3.11).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from populator.core.storage_config import (
@@ -60,8 +61,14 @@ def _stderr_notice(message: str) -> None:
     print(f"notice: {message}", file=sys.stderr, flush=True)
 
 
-def _versions(versions: tuple[str, ...]) -> str:
-    return ", ".join(versions[:-1]) + " or " + versions[-1]
+def _join(items: Sequence[str], word: str = "and") -> str:
+    """``a``, ``a and b``, ``a, b and c`` (or ``or``)."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def _versions(versions: Sequence[str]) -> str:
+    return _join(versions, "or")
 
 
 def _check_key(
@@ -138,14 +145,15 @@ def load_resolver_config(path: str) -> Resolver:
 # ---- storage config -----------------------------------------------------------------------------
 
 
-def _join(items: list[str], word: str = "and") -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("-"))
 
 
 def _purpose_hint() -> str:
     """``Schema 2-0-0 is for purpose EVENTS_MANIFEST; 1-0-0 and 1-0-1 for …`` (newest first)."""
     by_purpose: dict[str, list[str]] = {}
-    for spec in sorted(VERSIONS.values(), key=lambda s: s.version, reverse=True):
+    newest_first = sorted(VERSIONS.values(), key=lambda s: _numbers(s.version), reverse=True)
+    for spec in newest_first:
         by_purpose.setdefault(spec.purpose, []).insert(0, spec.version)
     (purpose, versions), *others = by_purpose.items()
     text = f"Schema {_join(versions)} is for purpose {purpose}"
