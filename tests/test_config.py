@@ -238,7 +238,7 @@ RESOLVER_VARIANTS = [
         "1-0-3",
         {"repositories": [dict(iglu_central(), token=SECRET)]},
         "$.data.repositories[0]: expected only the fields name, priority, vendorPrefixes, "
-        "connection; unexpected: 'token'",
+        "connection; unexpected: 't…' (5 chars)",
     ),
     (
         "1-0-3",
@@ -605,7 +605,7 @@ def test_several_problems_are_reported_together(
         capsys,
         path,
         "$.data",
-        "unexpected: 'extra', 'more'",
+        "unexpected: 'e…' (5 chars), 'm…' (4 chars)",
         "$.data.name: expected this required field (missing)",
         "$.data.awsRegion: expected a string, got number",
         "$.data.purpose: expected one of",
@@ -863,3 +863,206 @@ def test_storage_config_loaded_with_an_explicit_resolver(tmp_path: Path) -> None
     assert len(notices) == 1
     again = copy.deepcopy(config.to_self_describing())
     assert StorageConfig.from_self_describing(again) == config
+
+
+# ---- hostile input (issue 10) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "changes", "json_path"),
+    [
+        (
+            "2-0-0",
+            {"auth": {"accessKeyId": ACCESS_KEY, "secretAccessKey": ""}},
+            "auth.secretAccessKey",
+        ),
+        ("2-0-0", {"auth": {"accessKeyId": "", "secretAccessKey": SECRET}}, "auth.accessKeyId"),
+        (
+            "2-0-0",
+            {"auth": {"accessKeyId": ACCESS_KEY, "secretAccessKey": "  "}},
+            "auth.secretAccessKey",
+        ),
+        ("1-0-0", {"secretAccessKey": ""}, "secretAccessKey"),
+        ("1-0-1", {"accessKeyId": ""}, "accessKeyId"),
+    ],
+)
+def test_empty_keys_are_refused(
+    version: str,
+    changes: dict[str, Any],
+    json_path: str,
+    tmp_path: Path,
+    resolver_path: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write(tmp_path, "storage.json", storage(version, **changes))
+    expect_error(
+        lambda: validate_configs(path, resolver_path, Notices()),
+        capsys,
+        path,
+        f"$.data.{json_path}",
+        f"$.data.{json_path}: expected a non-empty string",
+    )
+
+
+MASKED = f"'wJ…' ({len(SECRET)} chars)"
+
+
+@pytest.mark.parametrize(
+    ("obj", "json_path", "fragment"),
+    [
+        (storage("2-0-0", **{SECRET: "x"}), "$.data", MASKED),
+        (storage("1-0-0", **{SECRET: 1}), "$.data", MASKED),
+        (dict(storage("1-0-1"), **{SECRET: 1}), "$", MASKED),
+        (
+            storage("2-0-0", auth={"accessKeyId": ACCESS_KEY, SECRET: ""}),
+            "$.data.auth.secretAccessKey",
+            "required field",
+        ),
+        (storage("2-0-0", auth={SECRET: ACCESS_KEY}), "$.data.auth.accessKeyId", "required"),
+    ],
+    ids=["2-0-0-data", "1-0-0-data", "top-level", "inside-auth", "only-key-in-auth"],
+)
+def test_a_secret_as_a_key_name_is_never_echoed(
+    obj: dict[str, Any],
+    json_path: str,
+    fragment: str,
+    tmp_path: Path,
+    resolver_path: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write(tmp_path, "storage.json", obj)
+    with pytest.raises(ConfigError) as info:
+        validate_configs(path, resolver_path, Notices())
+    message = str(info.value)
+    printed = capsys.readouterr()
+    assert message.startswith(f"{path}: "), message
+    assert json_path in {p.json_path for p in info.value.problems}, message
+    for text in (message, repr(info.value), printed.out, printed.err):
+        assert not leaks(text), f"secret leaked: {text!r}"
+    assert fragment in message, message
+
+
+def test_a_secret_as_a_key_name_in_the_resolver_config_is_never_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = [
+        resolver("1-0-1", [dict(iglu_central(), **{SECRET: 1})]),
+        resolver("1-0-1", [iglu_central(**{SECRET: "x"})]),
+        resolver("1-0-3", [dict(iglu_central(), connection={SECRET: {"uri": "http://x"}})]),
+        dict(resolver("1-0-3"), **{SECRET: 1}),
+    ]
+    for number, obj in enumerate(bad):
+        path = write(tmp_path, f"r{number}.json", obj)
+        with pytest.raises(ConfigError) as info:
+            load_resolver_config(path)
+        printed = capsys.readouterr()
+        for text in (str(info.value), repr(info.value), printed.out, printed.err):
+            assert not leaks(text), f"secret leaked: {text!r}"
+        assert MASKED in str(info.value), str(info.value)
+
+
+@pytest.fixture
+def schema_server() -> Iterator[Any]:
+    """``start(body)``: a repository on 127.0.0.1 serving ``body`` for every GET; returns
+    (base URI, list of requested paths)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    servers = []
+
+    def start(body: bytes) -> tuple[str, list[str]]:
+        seen: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                seen.append(self.path)
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}", seen
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _online(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POPULATOR_IGLU_OFFLINE", raising=False)
+
+
+def test_a_served_schema_with_a_remote_ref_is_never_followed(
+    tmp_path: Path,
+    schema_server: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """End to end: the ref points at a port that accepts and never answers; nothing hangs."""
+    _online(monkeypatch)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    recorder, recorded = schema_server(b"")
+    hostile = bundled_schema(parse_schema_uri(STORAGE_URI + "2-0-0"))
+    assert hostile is not None
+    hostile["properties"]["name"] = {"$ref": f"http://127.0.0.1:{silent.getsockname()[1]}/x"}
+    hostile["properties"]["id"] = {"$ref": recorder + "/y"}
+    uri, served = schema_server(json.dumps(hostile).encode())
+    resolver_path = write(tmp_path, "resolver.json", resolver("1-0-3", [iglu_central(uri)]))
+    notices = Notices()
+    path = write(tmp_path, "storage.json", storage())
+    try:
+        config = validate_configs(path, resolver_path, notices)
+    finally:
+        silent.close()
+    assert config == VALID_STORAGE["2-0-0-auth"][1]
+    assert recorded == []
+    assert served == ["/schemas/" + parse_schema_uri(STORAGE_URI + "2-0-0").path]
+    assert notices == [
+        f"Iglu repository 'Iglu Central' ({uri}) served a schema with a remote $ref "
+        f"(nothing is fetched); using the bundled copy of {STORAGE_URI}2-0-0"
+    ]
+
+
+def test_a_repository_serving_another_schema_is_not_blamed_on_the_users_file(
+    tmp_path: Path, schema_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _online(monkeypatch)
+    uri, _ = schema_server(json.dumps({"type": "object", "required": ["somethingElse"]}).encode())
+    resolver_path = write(tmp_path, "resolver.json", resolver("1-0-3", [iglu_central(uri)]))
+    notices = Notices()
+    path = write(tmp_path, "storage.json", storage())
+    assert validate_configs(path, resolver_path, notices) == VALID_STORAGE["2-0-0-auth"][1]
+    assert len(notices) == 1
+    assert notices[0].startswith(f"Iglu repository 'Iglu Central' ({uri}) served something")
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_a_bad_offline_setting_is_exit_2_naming_the_variable(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the real `inv run_emr` program: one `error:` line, exit 2, no traceback."""
+    from tests.support.cli import DEAD_ENDPOINT, inv_in_process
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", DEAD_ENDPOINT)
+    monkeypatch.setenv("POPULATOR_IGLU_OFFLINE", value)
+    storage_path = write(tmp_path, "storage.json", storage())
+    resolver_path = write(tmp_path, "resolver.json", resolver())
+    ran = inv_in_process(
+        "run_emr", ["s3://my-archive/enriched/archive/", storage_path, resolver_path]
+    )
+    assert ran.code == 2, (ran.code, ran.err)
+    assert "Traceback" not in ran.err
+    assert ran.error_lines == [
+        "error: POPULATOR_IGLU_OFFLINE: expected 1, true, yes or on (skip HTTP repositories) "
+        "or 0, false, no, off or empty, in any case; got another value."
+    ]

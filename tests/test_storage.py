@@ -14,10 +14,16 @@ from typing import Any, Callable, Dict
 import pytest
 
 from populator.core.storage_config import (
+    AUTH_OBJECT_OR_NULL,
+    KEY_FIELDS,
+    SUPPORTED_VERSIONS,
+    VERSIONS,
     Credentials,
     StorageConfig,
     StorageConfigError,
+    describe_names,
     load_storage_config_file,
+    masked_name,
     parse_storage_config_text,
     storage_schema_uri,
 )
@@ -164,7 +170,7 @@ def _set(key: str, value: Any) -> Callable[[Dict[str, Any]], None]:
 
 BAD = [
     ("not-an-object", [V100], "$", "a JSON object, got array"),
-    ("extra-top-key", _with(V100, lambda o: o.__setitem__("extra", 1)), "$", "'extra'"),
+    ("extra-top-key", _with(V100, lambda o: o.__setitem__("extra", 1)), "$", "'e…' (5 chars)"),
     ("missing-data", _with(V100, lambda o: o.pop("data")), "$.data", "required key"),
     ("schema-number", _with(V100, lambda o: o.__setitem__("schema", 5)), "$.schema", "string"),
     (
@@ -175,7 +181,7 @@ BAD = [
     ),
     ("data-string", _with(V100, lambda o: o.__setitem__("data", SECRET)), "$.data", "got string"),
     ("missing-name", _with(V100, _drop("name")), "$.data.name", "required field"),
-    ("extra-field", _with(V100, _set("token", SECRET)), "$.data", "unexpected: 'token'"),
+    ("extra-field", _with(V100, _set("token", SECRET)), "$.data", "unexpected: 't…' (5 chars)"),
     ("id-in-1-0-0", _with(V100, _set("id", CONFIG_ID)), "$.data", "unexpected: 'id'"),
     ("secret-number", _with(V100, _set("secretAccessKey", 12345678901234567890)), "", "number"),
     ("region-null", _with(V100, _set("awsRegion", None)), "$.data.awsRegion", "got null"),
@@ -316,3 +322,63 @@ def test_cluster_modules_run_on_python_39() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "snowplow-events-manifest"
+
+
+# ---- the version table (issue 9) and hostile input (issue 10) -----------------------------------
+
+
+@pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
+def test_the_version_table_agrees_with_the_bundled_schema(version: str) -> None:
+    """One entry plus its bundled schema per version: the two must say the same."""
+    from populator.launcher.iglu import bundled_schema, parse_schema_uri
+
+    spec = VERSIONS[version]
+    schema = bundled_schema(parse_schema_uri(spec.uri))
+    assert schema is not None, f"bundle the schema of {version}"
+    assert list(schema["properties"]) == list(spec.fields)
+    assert sorted(schema["required"]) == sorted(spec.required)
+    assert schema["properties"]["purpose"]["enum"] == [spec.purpose]
+    if spec.auth == AUTH_OBJECT_OR_NULL:
+        assert schema["properties"]["auth"]["type"] == ["object", "null"]
+    else:
+        assert set(KEY_FIELDS) <= set(spec.required)
+
+
+@pytest.mark.parametrize("case", sorted(VALID))
+def test_serialised_fields_follow_the_table_order(case: str) -> None:
+    """The uploaded copy's bytes (hence its content address) stay as they were."""
+    config = VALID[case][1]
+    data = config.to_self_describing()["data"]
+    assert list(data) == [f for f in VERSIONS[config.schema_version].fields if f in data]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda o: o["data"]["auth"].__setitem__("secretAccessKey", ""),
+        lambda o: o["data"]["auth"].__setitem__("accessKeyId", " "),
+    ],
+    ids=["empty-secret", "blank-key-id"],
+)
+def test_empty_keys_are_refused_on_the_cluster_too(
+    change: Callable[[Dict[str, Any]], None],
+) -> None:
+    with pytest.raises(StorageConfigError, match="a non-empty string") as info:
+        StorageConfig.from_self_describing(_with(V200, change), "s3://b/k")
+    assert info.value.field.startswith("$.data.auth.")
+    assert_clean(str(info.value))
+
+
+def test_a_secret_as_a_key_name_is_masked() -> None:
+    for obj in (
+        _with(V100, _set(SECRET, 1)),
+        _with(V200, lambda o: o.__setitem__(SECRET, 1)),
+        _with(V101, _set("x" + SECRET, SECRET)),
+    ):
+        with pytest.raises(StorageConfigError) as info:
+            StorageConfig.from_self_describing(obj, "s3://b/k")
+        assert_clean(str(info.value))
+        assert "chars)" in str(info.value)
+    assert masked_name(SECRET) == f"'wJ…' ({len(SECRET)} chars)"
+    assert masked_name("true") == "'t…' (4 chars)"
+    assert describe_names(["accessKeyId", SECRET]) == f"'accessKeyId', {masked_name(SECRET)}"

@@ -1,9 +1,15 @@
 """The DynamoDB storage config (``amazon_dynamodb_config`` 1-0-0, 1-0-1, 2-0-0) as a value.
 
-The launcher validates the file fully against the Iglu schema (``populator.launcher.configs``); this
-module only turns an already valid self-describing JSON into a ``StorageConfig`` and back, so
-the Spark job can read the copy the launcher uploaded. The checks here are structural and
-light, and every error names the field, never its value (values can be secrets).
+One table, ``VERSIONS``, says what each schema version holds (its fields in the order we
+write them, which are optional, its purpose and where the AWS keys live). Parsing
+(``from_self_describing``), the value's own consistency checks, serialising
+(``to_self_describing``) and the launcher's validation hints are all driven by it: adding a
+version is one entry here plus its bundled schema in ``populator/launcher/iglu/schemas``.
+
+The launcher validates the file fully against the Iglu schema (``populator.launcher.configs``)
+and then parses it here, as the Spark job parses the copy the launcher uploaded. Every error
+names the field, never its value, and never echoes a key name we do not know (values, and
+names a user pasted by mistake, can be secrets).
 
 Runs on the EMR cluster as well: Python 3.9, standard library only.
 """
@@ -13,44 +19,93 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 __all__ = [
+    "AUTH_IN_DATA",
+    "AUTH_OBJECT_OR_NULL",
     "DUPLICATE_TRACKING",
     "EVENTS_MANIFEST",
+    "KEY_FIELDS",
     "STORAGE_SCHEMA_NAME",
     "STORAGE_SCHEMA_VENDOR",
     "SUPPORTED_VERSIONS",
+    "UUID_RE",
+    "VERSIONS",
     "Credentials",
     "StorageConfig",
     "StorageConfigError",
+    "StorageVersion",
+    "describe_names",
+    "json_type",
+    "known_field_names",
     "load_storage_config_file",
+    "masked_name",
     "parse_storage_config_text",
+    "purpose_for",
     "storage_schema_uri",
 ]
 
 STORAGE_SCHEMA_VENDOR = "com.snowplowanalytics.snowplow.storage"
 STORAGE_SCHEMA_NAME = "amazon_dynamodb_config"
-SUPPORTED_VERSIONS = ("1-0-0", "1-0-1", "2-0-0")
 DUPLICATE_TRACKING = "DUPLICATE_TRACKING"
 EVENTS_MANIFEST = "EVENTS_MANIFEST"
 MAX_CONFIG_BYTES = 1024 * 1024
-
-# Fields of `data` per schema version: (required, optional).
-_FIELDS: Dict[str, Any] = {
-    "1-0-0": (
-        ("name", "accessKeyId", "secretAccessKey", "awsRegion", "dynamodbTable", "purpose"),
-        (),
-    ),
-    "1-0-1": (
-        ("name", "accessKeyId", "secretAccessKey", "awsRegion", "dynamodbTable", "purpose"),
-        ("id",),
-    ),
-    "2-0-0": (("name", "auth", "awsRegion", "dynamodbTable", "id", "purpose"), ()),
-}
-_UUID_RE = re.compile(
+KEY_FIELDS = ("accessKeyId", "secretAccessKey")
+AUTH_IN_DATA = "in data"  # accessKeyId and secretAccessKey beside the other fields
+AUTH_OBJECT_OR_NULL = "auth object or null"  # "auth": {accessKeyId, secretAccessKey} | null
+UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
+# Field names users add by mistake that are safe to echo (they are AWS's own words).
+_WELL_KNOWN_NAMES = frozenset({"schema", "data", "sessionToken", "region", "table", "tableName"})
+
+
+@dataclass(frozen=True)
+class StorageVersion:
+    """One schema version of the storage config."""
+
+    version: str
+    purpose: str
+    fields: Tuple[str, ...]  # every field of ``data``, in the order we write them
+    optional: Tuple[str, ...] = ()
+    auth: str = AUTH_IN_DATA
+
+    @property
+    def required(self) -> Tuple[str, ...]:
+        return tuple(name for name in self.fields if name not in self.optional)
+
+    @property
+    def uri(self) -> str:
+        return storage_schema_uri(self.version)
+
+
+VERSIONS: Dict[str, StorageVersion] = {
+    spec.version: spec
+    for spec in (
+        StorageVersion(
+            "1-0-0",
+            DUPLICATE_TRACKING,
+            ("name", *KEY_FIELDS, "awsRegion", "dynamodbTable", "purpose"),
+        ),
+        StorageVersion(
+            "1-0-1",
+            DUPLICATE_TRACKING,
+            ("name", *KEY_FIELDS, "awsRegion", "dynamodbTable", "id", "purpose"),
+            optional=("id",),
+        ),
+        StorageVersion(
+            "2-0-0",
+            EVENTS_MANIFEST,
+            ("name", "auth", "awsRegion", "dynamodbTable", "id", "purpose"),
+            auth=AUTH_OBJECT_OR_NULL,
+        ),
+    )
+}
+SUPPORTED_VERSIONS = tuple(VERSIONS)
+# ``data`` field -> StorageConfig attribute, for the fields that are plain strings.
+_TEXT_FIELDS = {"name": "name", "awsRegion": "region", "dynamodbTable": "table", "id": "id"}
+_ATTRIBUTE_PATHS = {"purpose": "$.data.purpose", "id": "$.data.id", "credentials": "$.data"}
 
 
 def storage_schema_uri(version: str) -> str:
@@ -58,8 +113,8 @@ def storage_schema_uri(version: str) -> str:
 
 
 def purpose_for(version: str) -> str:
-    """1-x configs are for duplicate tracking; 2-0-0 names the events manifest."""
-    return EVENTS_MANIFEST if version.startswith("2-") else DUPLICATE_TRACKING
+    """The only purpose a version allows (1-x: duplicate tracking, 2-0-0: events manifest)."""
+    return VERSIONS[version].purpose
 
 
 class StorageConfigError(ValueError):
@@ -92,6 +147,32 @@ def json_type(value: Any) -> str:
     return type(value).__name__
 
 
+def known_field_names() -> FrozenSet[str]:
+    """Names that may appear verbatim in a message: every version's fields and a few more."""
+    names = set(_WELL_KNOWN_NAMES) | set(KEY_FIELDS)
+    for spec in VERSIONS.values():
+        names.update(spec.fields)
+    return frozenset(names)
+
+
+def masked_name(name: str) -> str:
+    """A name we do not know, for a message: at most two leading characters and its length.
+
+    A secret pasted in the wrong place often arrives as a key name: never echo it.
+    """
+    shown = name[: min(2, len(name) // 4)]
+    return f"{shown + '…'!r} ({len(name)} chars)"
+
+
+def describe_names(names: Iterable[str], known: Iterable[str] = ()) -> str:
+    """Key names for a message: known ones verbatim, the others masked; at most ten."""
+    known = frozenset(known) or known_field_names()
+    names = list(names)
+    shown = [repr(n) if n in known else masked_name(n) for n in names[:10]]
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    return ", ".join(shown) + more
+
+
 @dataclass(frozen=True)
 class Credentials:
     """Static AWS keys from a storage config; ``repr`` shows the secret as ``***``."""
@@ -122,26 +203,27 @@ class StorageConfig:
     purpose: str
 
     def __post_init__(self) -> None:
+        """What the version table says a value of this version must be."""
         source = "<storage config>"
-        version = self.schema_version
-        if version not in SUPPORTED_VERSIONS:
+        spec = VERSIONS.get(self.schema_version)
+        if spec is None:
             raise StorageConfigError(
                 source, "schema_version", "one of " + ", ".join(SUPPORTED_VERSIONS)
             )
-        for field in ("name", "region", "table", "purpose"):
-            if not isinstance(getattr(self, field), str):
-                raise StorageConfigError(source, field, "a string")
-        if self.purpose != purpose_for(version):
-            raise StorageConfigError(source, "purpose", f"{purpose_for(version)} for {version}")
-        if self.credentials is None and version != "2-0-0":
-            raise StorageConfigError(source, "credentials", f"access keys for {version}")
+        for attribute in ("name", "region", "table", "purpose"):
+            if not isinstance(getattr(self, attribute), str):
+                raise StorageConfigError(source, attribute, "a string")
+        if self.purpose != spec.purpose:
+            raise StorageConfigError(source, "purpose", f"{spec.purpose} for {spec.version}")
+        if self.credentials is None and spec.auth != AUTH_OBJECT_OR_NULL:
+            raise StorageConfigError(source, "credentials", f"access keys for {spec.version}")
         if self.credentials is not None and not isinstance(self.credentials, Credentials):
             raise StorageConfigError(source, "credentials", "Credentials or None")
-        if version == "1-0-0" and self.id is not None:
-            raise StorageConfigError(source, "id", "None for 1-0-0 (it has no id)")
-        if version == "2-0-0" and self.id is None:
-            raise StorageConfigError(source, "id", "a UUID for 2-0-0")
-        if self.id is not None and not (isinstance(self.id, str) and _UUID_RE.match(self.id)):
+        if "id" not in spec.fields and self.id is not None:
+            raise StorageConfigError(source, "id", f"None for {spec.version} (it has no id)")
+        if "id" in spec.required and self.id is None:
+            raise StorageConfigError(source, "id", f"a UUID for {spec.version}")
+        if self.id is not None and not (isinstance(self.id, str) and UUID_RE.match(self.id)):
             raise StorageConfigError(source, "id", "a UUID string")
 
     def secrets(self) -> List[str]:
@@ -150,123 +232,124 @@ class StorageConfig:
 
     def to_self_describing(self) -> Dict[str, Any]:
         """The normalized self-describing JSON, same schema version as loaded (for S3)."""
-        data: Dict[str, Any] = {"name": self.name}
-        if self.schema_version == "2-0-0":
-            data["auth"] = (
-                None
-                if self.credentials is None
-                else {
-                    "accessKeyId": self.credentials.access_key_id,
-                    "secretAccessKey": self.credentials.secret_access_key,
-                }
-            )
-        elif self.credentials is not None:
-            data["accessKeyId"] = self.credentials.access_key_id
-            data["secretAccessKey"] = self.credentials.secret_access_key
-        data["awsRegion"] = self.region
-        data["dynamodbTable"] = self.table
-        if self.id is not None:
-            data["id"] = self.id
-        data["purpose"] = self.purpose
-        return {"schema": storage_schema_uri(self.schema_version), "data": data}
+        spec = VERSIONS[self.schema_version]
+        keys = self.credentials
+        key_values = {} if keys is None else dict(zip(KEY_FIELDS, _key_values(keys)))
+        plain = {"name": self.name, "awsRegion": self.region, "dynamodbTable": self.table}
+        plain.update({"id": self.id, "purpose": self.purpose})  # type: ignore[dict-item]
+        data: Dict[str, Any] = {}
+        for field in spec.fields:
+            if field == "auth":
+                data["auth"] = key_values or None
+            elif field in KEY_FIELDS:
+                data[field] = key_values[field]
+            elif plain[field] is not None or field not in spec.optional:
+                data[field] = plain[field]
+        return {"schema": spec.uri, "data": data}
 
     @classmethod
     def from_self_describing(
         cls, obj: Dict[str, Any], source: str = "<storage config>"
     ) -> StorageConfig:
         """Structural checks only (no jsonschema on the cluster); raises StorageConfigError."""
-        if not isinstance(obj, dict):
-            raise StorageConfigError(source, "$", f"a JSON object, got {json_type(obj)}")
-        extra = sorted(set(obj) - {"schema", "data"})
-        if extra:
-            raise StorageConfigError(
-                source, "$", "only the keys schema and data; unexpected: " + _names(extra)
-            )
-        for key in ("schema", "data"):
-            if key not in obj:
-                raise StorageConfigError(source, f"$.{key}", "this required key (missing)")
-        schema = obj["schema"]
-        supported = [storage_schema_uri(v) for v in SUPPORTED_VERSIONS]
-        if not isinstance(schema, str):
-            raise StorageConfigError(source, "$.schema", f"a string, got {json_type(schema)}")
-        if schema not in supported:
-            raise StorageConfigError(source, "$.schema", "one of " + ", ".join(supported))
-        version = schema.rsplit("/", 1)[1]
-        data = obj["data"]
-        if not isinstance(data, dict):
-            raise StorageConfigError(source, "$.data", f"an object, got {json_type(data)}")
-        required, optional = _FIELDS[version]
-        extra = sorted(set(data) - set(required) - set(optional))
+        spec, data = _envelope(obj, source)
+        extra = sorted(set(data) - set(spec.fields))
         if extra:
             raise StorageConfigError(
                 source,
                 "$.data",
-                f"only the fields of {version} ({', '.join(required + optional)}); "
-                f"unexpected: {_names(extra)}",
+                f"only the fields of {spec.version} ({', '.join(spec.fields)}); "
+                f"unexpected: {describe_names(extra)}",
             )
-        for field in required:
+        for field in spec.required:
             if field not in data:
                 raise StorageConfigError(source, f"$.data.{field}", "this required field (missing)")
-
-        def text(container: Dict[str, Any], field: str, path: str) -> str:
-            value = container[field]
-            if not isinstance(value, str):
-                raise StorageConfigError(source, path, f"a string, got {json_type(value)}")
-            return value
-
-        credentials: Optional[Credentials]
-        if version == "2-0-0":
-            auth = data["auth"]
-            if auth is None:
-                credentials = None
-            elif isinstance(auth, dict):
-                for field in ("accessKeyId", "secretAccessKey"):
-                    if field not in auth:
-                        raise StorageConfigError(
-                            source, f"$.data.auth.{field}", "this required field (missing)"
-                        )
-                credentials = Credentials(
-                    text(auth, "accessKeyId", "$.data.auth.accessKeyId"),
-                    text(auth, "secretAccessKey", "$.data.auth.secretAccessKey"),
-                )
-            else:
-                raise StorageConfigError(
-                    source,
-                    "$.data.auth",
-                    "an object {accessKeyId, secretAccessKey} or null, got " + json_type(auth),
-                )
-        else:
-            credentials = Credentials(
-                text(data, "accessKeyId", "$.data.accessKeyId"),
-                text(data, "secretAccessKey", "$.data.secretAccessKey"),
+        texts = {
+            attribute: _text(data, field, f"$.data.{field}", source)
+            for field, attribute in _TEXT_FIELDS.items()
+            if field in data
+        }
+        credentials = _credentials(spec, data, source)
+        purpose = _text(data, "purpose", "$.data.purpose", source)
+        try:
+            return cls(
+                name=texts["name"],
+                region=texts["region"],
+                table=texts["table"],
+                credentials=credentials,
+                schema_version=spec.version,
+                id=texts.get("id"),
+                purpose=purpose,
             )
-        values = {f: text(data, f, f"$.data.{f}") for f in ("name", "awsRegion", "dynamodbTable")}
-        purpose = text(data, "purpose", "$.data.purpose")
-        if purpose != purpose_for(version):
-            raise StorageConfigError(
-                source, "$.data.purpose", f"{purpose_for(version)} (schema {version})"
-            )
-        config_id: Optional[str] = None
-        if "id" in data:
-            config_id = text(data, "id", "$.data.id")
-            if not _UUID_RE.match(config_id):
-                raise StorageConfigError(source, "$.data.id", "a UUID string")
-        return cls(
-            name=values["name"],
-            region=values["awsRegion"],
-            table=values["dynamodbTable"],
-            credentials=credentials,
-            schema_version=version,
-            id=config_id,
-            purpose=purpose,
+        except StorageConfigError as error:  # the value's own checks: say where in the file
+            path = _ATTRIBUTE_PATHS.get(error.field, "$.data")
+            raise StorageConfigError(source, path, error.expected) from None
+
+
+def _key_values(keys: Credentials) -> Tuple[str, str]:
+    return keys.access_key_id, keys.secret_access_key
+
+
+def _envelope(obj: Any, source: str) -> Tuple[StorageVersion, Dict[str, Any]]:
+    """The version (from ``schema``) and ``data`` of a self-describing storage config."""
+    if not isinstance(obj, dict):
+        raise StorageConfigError(source, "$", f"a JSON object, got {json_type(obj)}")
+    extra = sorted(set(obj) - {"schema", "data"})
+    if extra:
+        raise StorageConfigError(
+            source, "$", "only the keys schema and data; unexpected: " + describe_names(extra)
         )
+    for key in ("schema", "data"):
+        if key not in obj:
+            raise StorageConfigError(source, f"$.{key}", "this required key (missing)")
+    schema = obj["schema"]
+    if not isinstance(schema, str):
+        raise StorageConfigError(source, "$.schema", f"a string, got {json_type(schema)}")
+    by_uri = {spec.uri: spec for spec in VERSIONS.values()}
+    if schema not in by_uri:
+        raise StorageConfigError(source, "$.schema", "one of " + ", ".join(by_uri))
+    data = obj["data"]
+    if not isinstance(data, dict):
+        raise StorageConfigError(source, "$.data", f"an object, got {json_type(data)}")
+    return by_uri[schema], data
 
 
-def _names(keys: List[str]) -> str:
-    """Field names (never values) for a message, shortened so a pasted blob stays readable."""
-    shown = [repr(key if len(key) <= 64 else key[:61] + "...") for key in keys[:10]]
-    more = f" and {len(keys) - 10} more" if len(keys) > 10 else ""
-    return ", ".join(shown) + more
+def _text(container: Dict[str, Any], field: str, path: str, source: str) -> str:
+    value = container[field]
+    if not isinstance(value, str):
+        raise StorageConfigError(source, path, f"a string, got {json_type(value)}")
+    return value
+
+
+def _credentials(spec: StorageVersion, data: Dict[str, Any], source: str) -> Optional[Credentials]:
+    """The AWS keys where this version keeps them; None for ``"auth": null``."""
+    if spec.auth == AUTH_IN_DATA:
+        return _keys(data, "$.data", source)
+    auth = data["auth"]
+    if auth is None:
+        return None
+    if not isinstance(auth, dict):
+        raise StorageConfigError(
+            source,
+            "$.data.auth",
+            "an object {accessKeyId, secretAccessKey} or null, got " + json_type(auth),
+        )
+    return _keys(auth, "$.data.auth", source)
+
+
+def _keys(container: Dict[str, Any], base: str, source: str) -> Credentials:
+    values = []
+    for field in KEY_FIELDS:
+        path = f"{base}.{field}"
+        if field not in container:
+            raise StorageConfigError(source, path, "this required field (missing)")
+        value = _text(container, field, path, source)
+        if not value.strip():
+            raise StorageConfigError(
+                source, path, "a non-empty string (an empty key cannot sign AWS requests)"
+            )
+        values.append(value)
+    return Credentials(values[0], values[1])
 
 
 def parse_storage_config_text(text: str, source: str = "<storage config>") -> StorageConfig:

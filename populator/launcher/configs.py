@@ -3,7 +3,8 @@
 The resolver config is checked against our bundled resolver-config schemas (never fetched:
 we need it before we can fetch anything). The storage config's schema is resolved through
 that resolver, as Snowplow does, with the bundled copy as a fallback. Beyond the schema we
-check what AWS would reject later, at a cost: the region's shape and the table name.
+check what the version table requires (purpose, non-empty keys; ``core.storage_config``) and
+what AWS would reject later, at a cost: the region's shape and the table name.
 Every error is a ``ConfigError`` naming the file and the JSON path, never a value.
 Launcher only (Python 3.11).
 """
@@ -13,16 +14,20 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from populator.core.storage_config import (
+    AUTH_IN_DATA,
+    AUTH_OBJECT_OR_NULL,
+    KEY_FIELDS,
     STORAGE_SCHEMA_NAME,
     STORAGE_SCHEMA_VENDOR,
     SUPPORTED_VERSIONS,
+    VERSIONS,
     StorageConfig,
     StorageConfigError,
-    purpose_for,
+    StorageVersion,
 )
 from populator.launcher.iglu import (
     ConfigError,
@@ -56,8 +61,14 @@ def _stderr_notice(message: str) -> None:
     print(f"notice: {message}", file=sys.stderr, flush=True)
 
 
-def _versions(versions: tuple[str, ...]) -> str:
-    return ", ".join(versions[:-1]) + " or " + versions[-1]
+def _join(items: Sequence[str], word: str = "and") -> str:
+    """``a``, ``a and b``, ``a, b and c`` (or ``or``)."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def _versions(versions: Sequence[str]) -> str:
+    return _join(versions, "or")
 
 
 def _check_key(
@@ -134,32 +145,57 @@ def load_resolver_config(path: str) -> Resolver:
 # ---- storage config -----------------------------------------------------------------------------
 
 
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("-"))
+
+
+def _purpose_hint() -> str:
+    """``Schema 2-0-0 is for purpose EVENTS_MANIFEST; 1-0-0 and 1-0-1 for …`` (newest first)."""
+    by_purpose: dict[str, list[str]] = {}
+    newest_first = sorted(VERSIONS.values(), key=lambda s: _numbers(s.version), reverse=True)
+    for spec in newest_first:
+        by_purpose.setdefault(spec.purpose, []).insert(0, spec.version)
+    (purpose, versions), *others = by_purpose.items()
+    text = f"Schema {_join(versions)} is for purpose {purpose}"
+    return text + "".join(f"; {_join(v)} for {p}" for p, v in others) + "."
+
+
+def _auth_hint(spec: StorageVersion, keys: set[str]) -> str:
+    """Credentials where another version keeps them."""
+    nested = [v.version for v in VERSIONS.values() if v.auth == AUTH_OBJECT_OR_NULL]
+    flat = [v.version for v in VERSIONS.values() if v.auth == AUTH_IN_DATA]
+    if spec.auth == AUTH_OBJECT_OR_NULL and keys & set(KEY_FIELDS):
+        return (
+            f'In {spec.version} the keys moved into "auth": {{"accessKeyId": …, '
+            '"secretAccessKey": …}, or "auth": null for the default AWS credential chain '
+            "(e.g. the EMR instance role)."
+        )
+    if spec.auth == AUTH_IN_DATA and "auth" in keys:
+        return (
+            f'"auth" needs schema {_join(nested, "or")}; {_join(flat)} configs carry '
+            "accessKeyId/secretAccessKey."
+        )
+    return ""
+
+
 def _storage_hint(version: str, data: Any, problems: list[Problem]) -> str:
-    hints = []
+    """Most storage-config mistakes are another version's fields: say which version has them."""
+    spec = VERSIONS[version]
     keys = set(data) if isinstance(data, dict) else set()
+    hints = []
     if any(p.json_path == "$.data.purpose" for p in problems):
-        hints.append(
-            "Schema 2-0-0 is for purpose EVENTS_MANIFEST; 1-0-0 and 1-0-1 for DUPLICATE_TRACKING."
-        )
-    if version == "2-0-0" and keys & {"accessKeyId", "secretAccessKey"}:
-        hints.append(
-            'In 2-0-0 the keys moved into "auth": {"accessKeyId": …, "secretAccessKey": …}, '
-            'or "auth": null for the default AWS credential chain (e.g. the EMR instance role).'
-        )
-    if version != "2-0-0" and "auth" in keys:
-        hints.append('"auth" needs schema 2-0-0; 1-x configs carry accessKeyId/secretAccessKey.')
-    if version == "1-0-0" and "id" in keys:
-        hints.append('"id" needs schema 1-0-1 or 2-0-0.')
-    return " ".join(hints)
+        hints.append(_purpose_hint())
+    hints.append(_auth_hint(spec, keys))
+    for field in sorted(keys - set(spec.fields) - set(KEY_FIELDS) - {"auth"}):
+        having = [v.version for v in VERSIONS.values() if field in v.fields]
+        if having:
+            hints.append(f'"{field}" needs schema {_join(having, "or")}.')
+    return " ".join(hint for hint in hints if hint)
 
 
-def _aws_problems(data: dict[str, Any], version: str) -> list[Problem]:
+def _aws_problems(data: dict[str, Any]) -> list[Problem]:
     """What the schema allows but AWS would refuse (only after the types are known good)."""
     problems = []
-    if data.get("purpose") != purpose_for(version):
-        problems.append(
-            Problem("$.data.purpose", f'"{purpose_for(version)}" for schema {version}', "enum")
-        )
     region = data.get("awsRegion")
     if isinstance(region, str) and not REGION_RE.match(region):
         problems.append(
@@ -197,14 +233,18 @@ def load_storage_config(
     schema = resolver.resolve(key, notice=notice)
     data = obj["data"]
     problems = schema_problems(data, schema)
-    if not problems and isinstance(data, dict):
-        problems = _aws_problems(data, key.version)
     if problems:
         raise ConfigError(path, hint=_storage_hint(key.version, data, problems), problems=problems)
-    try:
-        return StorageConfig.from_self_describing(obj, source=path)
-    except StorageConfigError as error:  # a fetched schema laxer than our own checks
-        raise ConfigError(path, error.field, error.expected) from None
+    try:  # the version table's checks: purpose, credentials (also what a lax schema lets by)
+        config = StorageConfig.from_self_describing(obj, source=path)
+    except StorageConfigError as error:
+        problem = [Problem(error.field, error.expected)]
+        hint = _storage_hint(key.version, data, problem)
+        raise ConfigError(path, hint=hint, problems=problem) from None
+    problems = _aws_problems(data)
+    if problems:
+        raise ConfigError(path, problems=problems)
+    return config
 
 
 def validate_configs(
