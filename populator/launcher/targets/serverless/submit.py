@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional
 
-from populator.core.retry import is_retryable
+from populator.core.retry import error_code, is_retryable
 from populator.launcher.targets.emr.request import (
     TAG_DIGEST,
     TAG_TABLE,
@@ -70,8 +70,13 @@ def _job_runs(es: Any, application_id: str, states: Any = None) -> Iterator[Dict
     kwargs: Dict[str, Any] = {"applicationId": application_id}
     if states:
         kwargs["states"] = list(states)
-    for page in es.get_paginator("list_job_runs").paginate(**kwargs):
-        yield from page.get("jobRuns", [])
+    try:
+        for page in es.get_paginator("list_job_runs").paginate(**kwargs):
+            yield from page.get("jobRuns", [])
+    except Exception as error:
+        # Deleted since it was listed (moto also says so for an application without runs).
+        if error_code(error) != "ResourceNotFoundException":
+            raise
 
 
 def _name_prefix(table: str) -> str:
