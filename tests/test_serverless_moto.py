@@ -325,3 +325,49 @@ def test_no_secret_in_any_request_tag_or_log(setup, proxy, application) -> None:
     assert base64.b64encode(SECRET.encode()).decode() in FORMS
     dataclasses.replace(ran.options)  # the options hold no secret either
     assert not any(form in repr(ran.options) for form in FORMS)
+
+
+DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
+ACTIONS = (  # (method, path) of the EMR Serverless REST API -> the IAM action it needs
+    ("POST", r"^/applications$", "CreateApplication"),
+    ("GET", r"^/applications(\?.*)?$", "ListApplications"),
+    ("GET", r"^/applications/[^/]+$", "GetApplication"),
+    ("POST", r"^/applications/[^/]+/stop$", "StopApplication"),
+    ("DELETE", r"^/applications/[^/]+$", "DeleteApplication"),
+    ("POST", r"^/applications/[^/]+/jobruns$", "StartJobRun"),
+    ("GET", r"^/applications/[^/]+/jobruns(\?.*)?$", "ListJobRuns"),
+    ("GET", r"^/applications/[^/]+/jobruns/[^/?]+$", "GetJobRun"),
+    ("DELETE", r"^/applications/[^/]+/jobruns/[^/?]+$", "CancelJobRun"),
+)
+
+
+def serverless_policy() -> dict:
+    import re
+
+    with open(os.path.join(DOC, "security.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    section = text[text.index("## EMR Serverless") :]
+    found = re.search(r"#### The launcher, on EMR Serverless\n.*?```json\n(.*?)```", section, re.S)
+    return json.loads(found.group(1))
+
+
+def test_the_documented_serverless_policy_allows_every_call(setup, proxy) -> None:
+    import re
+
+    clock = Clock()
+    clock.events = {1: lambda: os.kill(os.getpid(), signal.SIGINT)}
+    Run(setup, clock=clock, serverless=True, wait=True)
+    allowed = set()
+    for statement in serverless_policy()["Statement"]:
+        listed = statement["Action"]
+        allowed.update([listed] if isinstance(listed, str) else listed)
+    sent = set()
+    for request in proxy.requests:
+        if "/emr-serverless/" not in request.headers.get("Authorization", ""):
+            continue
+        matched = [a for m, p, a in ACTIONS if m == request.method and re.match(p, request.path)]
+        assert matched, (request.method, request.path)
+        sent.add(f"emr-serverless:{matched[0]}")
+    assert {"emr-serverless:CreateApplication", "emr-serverless:CancelJobRun"} <= sent
+    assert {"emr-serverless:DeleteApplication", "emr-serverless:StartJobRun"} <= sent
+    assert sent <= allowed, sent - allowed
