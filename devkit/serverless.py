@@ -18,7 +18,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlparse
 
 import pytest
@@ -69,7 +69,7 @@ class Proxy:
         parsed = urlparse(upstream)
         self.upstream: Tuple[str, int] = (str(parsed.hostname), int(parsed.port or 80))
         self.requests: List[Recorded] = []
-        self._drops: List[Tuple[str, re.Pattern]] = []
+        self._drops: List[Tuple[str, re.Pattern, Optional[Callable[[], None]]]] = []
         self.dropped: List[Recorded] = []
         self._lock = threading.Lock()
         proxy = self
@@ -98,18 +98,21 @@ class Proxy:
         self.server.shutdown()
         self.server.server_close()
 
-    def drop_answer_once(self, method: str, path_regex: str) -> None:
-        """Forward the next matching request, then hang up instead of answering."""
+    def drop_answer_once(
+        self, method: str, path_regex: str, then: Optional[Callable[[], None]] = None
+    ) -> None:
+        """Forward the next matching request, run `then` (e.g. send a signal), then hang up
+        instead of answering."""
         with self._lock:
-            self._drops.append((method, re.compile(path_regex)))
+            self._drops.append((method, re.compile(path_regex), then))
 
-    def _should_drop(self, method: str, path: str) -> bool:
+    def _should_drop(self, method: str, path: str) -> Optional[Callable[[], None]]:
         with self._lock:
-            for index, (wanted, pattern) in enumerate(self._drops):
+            for index, (wanted, pattern, then) in enumerate(self._drops):
                 if wanted == method and pattern.search(path):
                     del self._drops[index]
-                    return True
-        return False
+                    return then or (lambda: None)
+        return None
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
@@ -123,9 +126,11 @@ class Proxy:
         answer = connection.getresponse()
         data = answer.read()
         connection.close()
-        if self._should_drop(handler.command, handler.path):
+        then = self._should_drop(handler.command, handler.path)
+        if then is not None:
             with self._lock:
                 self.dropped.append(recorded)
+            then()
             handler.close_connection = True
             handler.connection.shutdown(socket.SHUT_RDWR)
             return

@@ -236,7 +236,7 @@ def test_serverless_creates_its_application_and_deletes_it_at_the_end(setup, pro
         set_job_run(new[0].id, job_runs(new[0].id)[-1].id, "SUCCESS")
 
     clock.events = {2: finish}
-    ran = Run(setup, clock=clock, serverless=True, idle_timeout=20, wait=True)
+    ran = Run(setup, clock=clock, serverless=True, idle_timeout=1200, wait=True)
     created = [a for a in applications() if a.id not in before]
     assert len(created) == 1
     app = created[0]
@@ -371,3 +371,24 @@ def test_the_documented_serverless_policy_allows_every_call(setup, proxy) -> Non
     assert {"emr-serverless:CreateApplication", "emr-serverless:CancelJobRun"} <= sent
     assert {"emr-serverless:DeleteApplication", "emr-serverless:StartJobRun"} <= sent
     assert sent <= allowed, sent - allowed
+
+
+def test_ctrl_c_while_start_job_run_is_in_flight_cancels_the_run_that_landed(setup, proxy) -> None:
+    before = {a.id for a in applications()}
+    proxy.drop_answer_once(
+        "POST", r"/applications/[^/]+/jobruns$", then=lambda: os.kill(os.getpid(), signal.SIGINT)
+    )
+    ran = Run(setup, serverless=True, wait=True)
+    app = next(a for a in applications() if a.id not in before)
+    assert ran.outcome.exit_code == 130
+    assert ran.outcome.ids["job_run_id"] == only_run(app.id).id
+    assert only_run(app.id).state == "CANCELLED" and app.state == "TERMINATED"
+
+
+def test_ctrl_c_before_anything_is_sent_says_nothing_runs(setup, proxy) -> None:
+    proxy.drop_answer_once(
+        "GET", r"^/applications\?", then=lambda: os.kill(os.getpid(), signal.SIGINT)
+    )
+    ran = Run(setup, serverless=True, wait=True)
+    assert ran.outcome.exit_code == 130
+    assert "nothing runs" in ran.outcome.actions[0]

@@ -81,7 +81,7 @@ def test_start_job_run_is_exactly_what_the_backfill_needs(setup) -> None:
 
 
 def test_a_created_application_is_named_and_tagged_from_the_digest(setup) -> None:
-    plan, _ = plan_for(setup, application_id=None, serverless=True, idle_timeout="30")
+    plan, _ = plan_for(setup, application_id=None, serverless=True, idle_timeout="1750")
     create = plan.request["CreateApplication"]
     assert plan.operation == "CreateApplication+StartJobRun"
     assert create == {
@@ -145,7 +145,7 @@ def test_client_tokens_change_only_between_deliberate_runs() -> None:
         ({"execution_role_arn": "populator-job"}, "--execution-role-arn"),
         ({"application_id": "Not An Id"}, "--application-id"),
         ({"release_label": "7.12"}, "--release-label"),
-        ({"application_id": None, "serverless": True, "idle_timeout": "0"}, "--idle-timeout"),
+        ({"application_id": None, "serverless": True, "idle_timeout": "59"}, "--idle-timeout"),
         ({"timeout": "10"}, "--timeout"),
         ({"log_path": "/tmp/logs"}, "--log-path"),
         ({"bad_rows": "/tmp/bad"}, "--bad-rows"),

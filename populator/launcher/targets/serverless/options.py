@@ -1,7 +1,7 @@
 """The options of an EMR Serverless backfill, their help texts, and their local checks.
 
 The CLI adds these to `inv run_emr` (`--application-id`, `--serverless`,
-`--execution-role-arn`, `--idle-timeout` in minutes here, …); every check runs before any
+`--execution-role-arn`, `--idle-timeout` in seconds as for EMR, …); every check runs before any
 AWS call and names the flag and what was expected (exit 2).
 """
 
@@ -26,7 +26,7 @@ JOB_RUN_ID_RE = re.compile(r"^[0-9a-z]{1,64}$")
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
 RELEASE_RE = re.compile(r"^emr-[0-9]+\.[0-9]+\.[0-9]+$")
 IMAGE_RE = re.compile(r"^[\w.-]+(?::[0-9]+)?/[\w./-]+(?::[\w.-]+|@sha256:[0-9a-f]{64})?$")
-MAX_IDLE_MINUTES = 10080  # what autoStopConfiguration accepts: one week
+MAX_IDLE_SECONDS = 10080 * 60  # autoStopConfiguration accepts 1 minute to one week
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ServerlessOptions:
     serverless: bool = False
     execution_role_arn: Optional[str] = None
     release_label: str = DEFAULT_RELEASE_LABEL
-    idle_timeout: Any = DEFAULT_IDLE_TIMEOUT_MINUTES
+    idle_timeout: Any = DEFAULT_IDLE_TIMEOUT_MINUTES * 60  # seconds, like EMR's --idle-timeout
     image_uri: Optional[str] = None
     environment_archive: Optional[str] = None
     job_run_id: Optional[str] = None
@@ -70,8 +70,8 @@ HELP: Dict[str, str] = {
     "execution_role_arn": "EMR Serverless: the job run's IAM role ARN (required; the rights of "
     "the cluster's instance role, see docs/security.md)",
     "release_label": f"EMR release (default {DEFAULT_RELEASE_LABEL})",
-    "idle_timeout": "with --serverless: stop the application after this many idle minutes "
-    f"(default {DEFAULT_IDLE_TIMEOUT_MINUTES})",
+    "idle_timeout": "with --serverless: stop the application after this many idle seconds, "
+    f"rounded up to minutes (default {DEFAULT_IDLE_TIMEOUT_MINUTES * 60})",
     "image_uri": "with --serverless: a custom image for the application (e.g. with boto3)",
     "environment_archive": "EMR Serverless: S3 URI of a venv-pack tar.gz to run Python from "
     "(spark.archives), when the image lacks boto3",
@@ -95,7 +95,7 @@ HELP: Dict[str, str] = {
 class Checked:
     """The options parsed: numbers, S3 folders and tags."""
 
-    idle_timeout: int
+    idle_timeout: int  # minutes, as autoStopConfiguration takes it
     timeout: Optional[float]
     poll_interval: float
     log_wait: float
@@ -185,7 +185,9 @@ def check_options(options: ServerlessOptions) -> Checked:
         timeout = _number(options.timeout, "--timeout", 1, 10**7, whole=False)
     bad_rows = _folder(options.bad_rows, "--bad-rows")
     return Checked(
-        idle_timeout=_number(options.idle_timeout, "--idle-timeout", 1, MAX_IDLE_MINUTES),
+        idle_timeout=-(
+            -_number(options.idle_timeout, "--idle-timeout", 60, MAX_IDLE_SECONDS) // 60
+        ),
         timeout=timeout,
         poll_interval=_number(options.poll_interval, "--poll-interval", 0.01, 3600, whole=False),
         log_wait=_number(options.log_wait, "--log-wait", 0, 3600, whole=False),

@@ -19,9 +19,9 @@ from populator.core.errors import (
 )
 from populator.core.location import parse_s3_uri
 from populator.launcher.bundle import Bundle
-from populator.launcher.targets.base import Handle, Outcome
+from populator.launcher.targets.base import Handle, Outcome, Plan
 from populator.launcher.targets.emr.wait import SignalsAsExceptions, Terminated, interrupt_name
-from populator.launcher.targets.serverless.cancel import delete_commands
+from populator.launcher.targets.serverless.cancel import delete_commands, release_application
 from populator.launcher.targets.serverless.options import ServerlessOptions
 from populator.launcher.targets.serverless.target import (
     Clients,
@@ -70,7 +70,7 @@ def run_serverless(
             return _follow(target, handle, base)
         except (KeyboardInterrupt, Terminated) as interrupt:
             signals.ignore()
-            return _interrupted(target, handle, interrupt_name(interrupt), plan.digest, base)
+            return _interrupted(target, handle, interrupt_name(interrupt), plan, base)
 
 
 def _ids(handle: Handle) -> dict:
@@ -144,16 +144,30 @@ def _merge(outcome: Outcome, details: dict, actions: Optional[list] = None) -> O
 
 
 def _interrupted(
-    target: ServerlessTarget, handle: Optional[Handle], what: str, digest: str, base: dict
+    target: ServerlessTarget, handle: Optional[Handle], what: str, plan: Plan, base: dict
 ) -> Outcome:
     """Ctrl-C/SIGTERM outside the watch: cancel what was submitted, or say nothing runs."""
     if handle is None:
-        message = (
-            f"{what} while submitting to EMR Serverless: a job run may have started; run the "
-            f"same command again to find it (tag populator:request-digest={digest})"
-        )
+        try:
+            handle = target.interrupted_submission(plan)
+        except Exception as error:  # say it; never a traceback while cancelling
+            target.log(f"could not look for the job run being submitted: {error}")
+    if handle is None:
+        if target.sending is not None or target.created is not None:
+            message = (
+                f"{what} while submitting to EMR Serverless: nothing was found running, but "
+                "run the same command again to be sure (it finds this backfill by its tag "
+                f"populator:request-digest={plan.digest})"
+            )
+        else:
+            message = f"{what}: stopped before anything was submitted; nothing runs"
         target.log(message)
-        return Outcome("CANCELLED", EXIT_CANCELLED, 0.0, actions=(message,), details=base)
+        actions = [message]
+        if target.created is not None:
+            clients = target.clients
+            assert clients is not None
+            actions += release_application(clients.es, target.created, clients.region, target.log)
+        return Outcome("CANCELLED", EXIT_CANCELLED, 0.0, actions=tuple(actions), details=base)
     actions = target.cancel(handle, what, target.log)
     return Outcome(
         "CANCELLED", EXIT_CANCELLED, 0.0, ids=_ids(handle), actions=tuple(actions), details=base

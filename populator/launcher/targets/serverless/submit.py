@@ -42,6 +42,7 @@ __all__ = [
     "ended_runs",
     "find_application",
     "find_duplicate",
+    "landed_job_run",
     "start_job_run",
 ]
 
@@ -167,7 +168,7 @@ def create_application(es: Any, es_once: Any, request: Dict[str, Any]) -> str:
         raise
 
 
-def _landed(es: Any, request: Dict[str, Any]) -> Optional[str]:
+def landed_job_run(es: Any, request: Dict[str, Any]) -> Optional[str]:
     """The job run a lost StartJobRun answer created (same application, name and digest)."""
     wanted_digest = request["tags"].get(TAG_DIGEST)
     for summary in _job_runs(es, request["applicationId"], ACTIVE_JOB_RUN_STATES):
@@ -187,7 +188,7 @@ def start_job_run(es: Any, es_once: Any, request: Dict[str, Any]) -> JobRunRef:
     except Exception as error:
         if not is_retryable(error):
             raise
-        landed = _landed(es, request)
+        landed = landed_job_run(es, request)
         if landed is not None:
             return JobRunRef(application_id, landed)
         answer = es.start_job_run(**request)  # the same clientToken: AWS answers the same run

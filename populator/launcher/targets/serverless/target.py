@@ -39,6 +39,7 @@ from populator.launcher.targets.serverless.submit import (
     ended_runs,
     find_application,
     find_duplicate,
+    landed_job_run,
     start_job_run,
 )
 from populator.launcher.targets.serverless.watch import JobRunWatch, wait_for_job_run
@@ -116,6 +117,8 @@ class ServerlessTarget:
         self.clients = clients
         self.clock = clock
         self.sleep = sleep
+        self.sending: Optional[Dict[str, Any]] = None  # the StartJobRun in flight, if any
+        self.created: Optional[str] = None  # an application created (or found) for the plan
 
     # --- the protocol ------------------------------------------------------------------------
 
@@ -144,11 +147,14 @@ class ServerlessTarget:
             generation = _terminated_named(c.es, create["name"])
             request = {**create, "clientToken": client_token(plan.digest, generation)}
             start["applicationId"] = create_application(c.es, c.es_once, request)
+            self.created = start["applicationId"]
             self.log(f"application {start['applicationId']} ({create['name']}) in {c.region}")
         start["clientToken"] = client_token(
             plan.digest, ended_runs(c.es, start["applicationId"], start["name"])
         )
+        self.sending = start
         ref = start_job_run(c.es, c.es_once, start)
+        self.sending = None
         self.log(
             f"started EMR Serverless job run {ref.job_run_id} on application "
             f"{ref.application_id} in {c.region}: backfills DynamoDB table '{table}'"
@@ -197,6 +203,16 @@ class ServerlessTarget:
             self.clock,
             self.sleep,
         )
+
+    def interrupted_submission(self, plan: Plan) -> Optional[Handle]:
+        """After Ctrl-C inside submit: the job run that landed anyway, if any (to cancel)."""
+        if self.sending is None:
+            return None
+        landed = landed_job_run(self._clients().es, self.sending)
+        if landed is None:
+            return None
+        ref = JobRunRef(self.sending["applicationId"], landed)
+        return self._handle(plan, ref, owned=self.created is not None)
 
     def attach(self, application_id: str, job_run_id: str) -> Handle:
         """A job run submitted earlier: the log URI and report from what EMR Serverless holds."""
