@@ -392,3 +392,17 @@ def test_ctrl_c_before_anything_is_sent_says_nothing_runs(setup, proxy) -> None:
     ran = Run(setup, serverless=True, wait=True)
     assert ran.outcome.exit_code == 130
     assert "nothing runs" in ran.outcome.actions[0]
+
+
+def test_an_unusable_application_is_refused_before_anything_is_sent(setup, proxy, es) -> None:
+    with pytest.raises(UserError, match="no such EMR Serverless application"):
+        Run(setup, application_id="0000nosuchapp00")
+    hive = es.create_application(name="hive-one", releaseLabel="emr-7.12.0", type="HIVE")
+    with pytest.raises(UserError, match="a Hive application"):
+        Run(setup, application_id=hive["applicationId"])
+    gone = es.create_application(name="gone", releaseLabel="emr-7.12.0", type="SPARK")
+    es.stop_application(applicationId=gone["applicationId"])
+    es.delete_application(applicationId=gone["applicationId"])
+    with pytest.raises(UserError, match="TERMINATED"):
+        Run(setup, application_id=gone["applicationId"])
+    assert not [r for r in proxy.requests if r.method in ("PUT", "POST") and "jobruns" in r.path]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional
 
+from populator.core.errors import UserError
 from populator.core.retry import error_code, is_retryable
 from populator.launcher.targets.emr.request import (
     TAG_DIGEST,
@@ -38,6 +39,7 @@ __all__ = [
     "DuplicateBackfill",
     "JobRunRef",
     "active_backfills",
+    "check_application",
     "create_application",
     "ended_runs",
     "find_application",
@@ -142,6 +144,30 @@ def ended_runs(es: Any, application_id: str, name: str) -> int:
     return sum(
         1 for run in _job_runs(es, application_id, ENDED_JOB_RUN_STATES) if run.get("name") == name
     )
+
+
+def check_application(es: Any, application_id: str) -> Dict[str, Any]:
+    """The existing application (`--application-id`) must exist, run Spark, not be deleted."""
+    try:
+        application = es.get_application(applicationId=application_id)["application"]
+    except Exception as error:
+        if error_code(error) not in ("ResourceNotFoundException", "ValidationException"):
+            raise
+        raise UserError(
+            f"--application-id {application_id}: no such EMR Serverless application here "
+            f"(GetApplication: {error_code(error)}); check --region, or use --serverless"
+        ) from None
+    if str(application.get("type", "")).upper() != "SPARK":
+        raise UserError(
+            f"--application-id {application_id} is a {application.get('type')} application: "
+            "the backfill needs a Spark one"
+        )
+    if application.get("state") in ("TERMINATING", "TERMINATED"):
+        raise UserError(
+            f"--application-id {application_id} is {application['state']}: it runs no more "
+            "jobs; give another application or use --serverless"
+        )
+    return application
 
 
 def find_application(es: Any, name: str) -> Optional[str]:

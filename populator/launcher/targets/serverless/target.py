@@ -35,6 +35,7 @@ from populator.launcher.targets.serverless.plan import TARGET, plan_backfill
 from populator.launcher.targets.serverless.request import client_token
 from populator.launcher.targets.serverless.submit import (
     JobRunRef,
+    check_application,
     create_application,
     ended_runs,
     find_application,
@@ -129,8 +130,10 @@ class ServerlessTarget:
         """The guard, the uploads, the application, then one StartJobRun."""
         c = self._clients()
         table, table_region = plan.extra["table"], plan.extra["table_region"]
-        existing = find_duplicate(c.es, table, table_region, plan.digest, self.options.force)
         create = plan.request.get("CreateApplication")
+        if create is None:
+            check_application(c.es, plan.request["StartJobRun"]["applicationId"])
+        existing = find_duplicate(c.es, table, table_region, plan.digest, self.options.force)
         if existing is not None:
             owned = create is not None and existing.application_id == find_application(
                 c.es, create["name"]
