@@ -108,9 +108,11 @@ def test_submission_sends_the_planned_request(setup, proxy, es, application) -> 
     for key in ("name", "jobDriver", "configurationOverrides", "tags"):
         assert run[key] == planned[key], key
     sent = [r for r in proxy.requests if r.method == "POST" and r.path.endswith("/jobruns")]
-    assert len(sent) == 1 and json.loads(sent[0].body)["clientToken"] == run["tags"][TAG_DIGEST]
+    assert len(sent) == 1 and sent[0].path == f"/applications/{application}/jobruns"
+    body = {k: v for k, v in planned.items() if k != "applicationId"}  # it is in the path
+    assert json.loads(sent[0].body) == body  # exactly what the dry run showed, on the wire
+    assert body["clientToken"] == run["tags"][TAG_DIGEST] and body["executionRoleArn"] == ROLE
     assert f"--application-id {application} --job-run-id {run['jobRunId']}" in ran.text
-    assert run["executionRole" if "executionRole" in run else "applicationId"]
 
 
 def test_the_identical_backfill_is_followed_another_refused_unless_forced(
