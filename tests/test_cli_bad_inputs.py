@@ -69,7 +69,7 @@ def run_emr_cases(f: Dict[str, str]) -> Dict[str, Tuple[List[str], str]]:
             "DynamoDB storage config schema",
         ),
         "resolver is a storage": ([ARCHIVE, f["storage"], f["storage"]], "resolver-config schema"),
-        "storage extra field": ([ARCHIVE, f["extra"], f["resolver"]], "unexpected: 'extra'"),
+        "storage extra field": ([ARCHIVE, f["extra"], f["resolver"]], "unexpected: 'e…' (5 chars)"),
         "storage bad region": ([ARCHIVE, f["region"], f["resolver"]], "$.data.awsRegion"),
         "storage is a dir": ([ARCHIVE, f["dir"], f["resolver"]], "got a directory"),
         "storage missing": ([ARCHIVE, f["missing"], f["resolver"]], "no such file"),
