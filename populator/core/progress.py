@@ -239,3 +239,19 @@ def render_line(progress: Progress) -> str:
     if progress.message:
         parts.append(progress.message[:200])
     return " | ".join(parts)
+
+
+def progress_uri_for(uri: str) -> str:
+    """Where the progress object of the job whose report is `uri` lives (beside the report).
+
+    `…/backfill-abc.json` -> `…/backfill-abc.progress.json` (one per report, so backfills
+    sharing a reports prefix never overwrite each other's); a URI already naming a
+    `progress.json` is kept; a prefix (`…/`) gets `progress.json` inside it.
+    """
+    if uri.endswith("progress.json"):
+        return uri
+    if uri.endswith("/"):
+        return uri + "progress.json"
+    if uri.endswith(".json"):
+        return uri[: -len(".json")] + ".progress.json"
+    return uri + ".progress.json"
