@@ -149,10 +149,12 @@ def _is_tty(stream: TextIO) -> bool:
 
 
 def _width(stream: TextIO) -> int:
+    """The terminal's columns (a new pty says 0: then $COLUMNS or 80)."""
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        columns = os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, ValueError, OSError):
-        return shutil.get_terminal_size().columns
+        columns = 0
+    return columns if columns > 0 else shutil.get_terminal_size().columns
 
 
 class ProgressRenderer:
