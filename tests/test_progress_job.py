@@ -118,3 +118,57 @@ def test_bad_progress_intervals_are_refused(value: str, capsys) -> None:
         main(["--enriched-archive", "a", "--storage-config", "s", "--progress-interval", value])
     assert exit_info.value.code == 2
     assert "--progress-interval" in capsys.readouterr().err
+
+
+def test_executor_counts_reach_the_driver_through_accumulators(spark, tmp_path: Path) -> None:
+    """Real tasks read files and write through a throttling DynamoDB: the driver's counters
+    equal what the tasks returned (lines, files, keys, retries, throttles)."""
+    from devkit.fake_dynamodb import FakeDynamoDB
+    from populator.core.retry import RetryPolicy
+    from populator.job.partitions import JobContext, counters_only, read_file, write_partition
+    from populator.job.progress import ProgressCounters
+
+    sample = realistic_archive(now=NOW, runs=2, events_per_run=40, seed=3)
+    root = write_to_dir(sample, str(tmp_path / "archive"))
+    files = sorted(str(p) for p in Path(root).rglob("part-*") if p.is_file())
+    sc = spark.sparkContext
+    with FakeDynamoDB(seed=7) as fake:
+        import boto3
+
+        ddb = boto3.client("dynamodb", endpoint_url=fake.endpoint_url, region_name="us-east-1")
+        EventsManifest(ddb, "manifest").create()
+        fake.configure(fault_rate=0.3, faults=["throttle"])
+        counters = ProgressCounters(sc)
+        context = JobContext(
+            storage=storage_config("manifest"),
+            endpoint_url=None,
+            in_flight=4,
+            now=0,
+            skip_expired=False,
+            bad_rows=None,
+            retry=RetryPolicy(max_attempts=30, base_delay=0.001, max_delay=0.01),
+            dynamodb_endpoint_url=fake.endpoint_url,
+            progress=counters,
+        )
+        records = (
+            sc.parallelize(list(enumerate(files)), 3)
+            .flatMap(lambda f: read_file(0, "r", f[1], context))
+            .reduceByKey(lambda a, b: min(a, b) if type(a) is tuple else a + b, 2)
+        )
+        records.persist()
+        counted = records.mapPartitions(lambda rs: counters_only(rs, context)).collect()
+        results = (
+            records.filter(lambda r: len(r[0]) == 2)
+            .mapPartitions(lambda rs: write_partition(rs, context, "manifest"))
+            .collect()
+        )
+        records.unpersist()
+    values = counters.values()
+    names = {key[2]: value for key, value in counted}
+    assert values["lines"] == names["lines"] > 0
+    assert values["files"] == names["files"] == len(files)
+    assert values["keys_expected"] == sum(r["items"] + r["expired_skipped"] for r in results)
+    assert values["keys_done"] == values["keys_expected"] > 0
+    assert values["keys_written"] == sum(r["items"] for r in results)
+    assert values["retries"] == sum(r["retries"] for r in results)
+    assert values["throttles"] == sum(r["throttles"] for r in results) > 0
