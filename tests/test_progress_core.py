@@ -139,3 +139,12 @@ def test_rates_per_interval_and_durations() -> None:
 )
 def test_the_progress_object_lives_beside_the_report(uri: str, expected: str) -> None:
     assert progress_uri_for(uri) == expected
+
+
+def test_no_eta_of_zero_while_the_phase_goes_on_after_its_measured_work() -> None:
+    """All files read, the shuffle still running: not a frozen `0s`, but unknown."""
+    estimator = Estimator()
+    estimator.observe("reading", 0.0, 0, 4)
+    assert estimator.observe("reading", 10.0, 4, 4) == (100.0, None)
+    assert estimator.observe("reading", 20.0, 4, 4) == (100.0, None)
+    assert Estimator().observe("writing", 0.0, 0, 0) == (100.0, None)  # nothing to write

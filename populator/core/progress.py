@@ -6,8 +6,9 @@ fields, never rename them; `version` changes only when a field's meaning changes
 
 ETA rules (`Estimator`): percent and ETA are about the current phase (reading: files;
 writing: keys), computed from that phase's measured rate over a sliding window; unknown
-(`None`) until the phase has at least one interval and some work done; recomputed at each
-publish, so a stall makes the ETA grow (or become unknown), never freeze; never negative.
+(`None`) until the phase has at least one interval and some work done, and again once its
+measured work is all done while the phase goes on; recomputed at each publish, so a stall
+makes the ETA grow (or become unknown), never freeze at a number; never negative.
 Cluster code: Python 3.9, pure (no I/O).
 """
 
@@ -175,9 +176,9 @@ class Estimator:
             self.samples.popleft()
         if phase in FINAL_PHASES:
             return (100.0 if phase == "done" else None), (0.0 if phase == "done" else None)
-        if total is None or total <= 0:
-            return (100.0 if total == 0 else None), (0.0 if total == 0 else None)
-        percent = round(min(100.0, max(0.0, 100.0 * done / total)), 1)
+        if total is None:
+            return None, None
+        percent = round(min(100.0, max(0.0, 100.0 * done / total)), 1) if total > 0 else 100.0
         return percent, self._eta(done, total)
 
     def rate(self) -> Optional[float]:
@@ -192,7 +193,9 @@ class Estimator:
     def _eta(self, done: int, total: int) -> Optional[float]:
         remaining = max(0, total - done)
         if remaining == 0:
-            return 0.0
+            # The measured work is all done but the phase goes on (the shuffle after the last
+            # file, the run manifest after the last write): how long is not measured.
+            return None
         rate = self.rate()
         if not rate:
             return None  # stalled over the whole window, or nothing yet: unknown

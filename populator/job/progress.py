@@ -73,6 +73,7 @@ class JobProgress:
         s3_factory: Optional[Callable[[], Any]] = None,
         log: Optional[Log] = None,
         clock: Callable[[], float] = time.monotonic,
+        clear_first: bool = False,
     ) -> None:
         self.counters = counters
         self.target = target
@@ -91,6 +92,7 @@ class JobProgress:
         self._previous: Optional[Tuple[float, int, int]] = None
         self._warned = False
         self._final = False
+        self._clear = "\r\x1b[2K" if clear_first else ""
 
     # --- hooks the driver calls ------------------------------------------------------------
 
@@ -201,7 +203,8 @@ class JobProgress:
 
     def publish(self) -> Progress:
         state = self.snapshot()
-        self.log(render_line(state))
+        # On a terminal, Spark's console bar may be half-drawn: take it away first.
+        self.log(self._clear + render_line(state))
         if self.target:
             try:
                 sinks.write_bytes(self.target, state.to_json().encode("utf-8"), self.s3_factory)
@@ -242,6 +245,13 @@ def _phase_work(state: Progress) -> Tuple[int, Optional[int]]:
     return 0, None
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -257,4 +267,5 @@ def start_progress(
     """The driver's one call at start: counters on this SparkContext, publisher running."""
     counters = ProgressCounters(sc) if sc is not None else None
     target = destination(report, progress_uri)
-    return JobProgress(counters, target, interval, s3_factory, log).start()
+    clear_first = _isatty(sys.stderr)  # the job's own terminal (run_local), not a log file
+    return JobProgress(counters, target, interval, s3_factory, log, clear_first=clear_first).start()
