@@ -148,3 +148,10 @@ def test_no_eta_of_zero_while_the_phase_goes_on_after_its_measured_work() -> Non
     assert estimator.observe("reading", 10.0, 4, 4) == (100.0, None)
     assert estimator.observe("reading", 20.0, 4, 4) == (100.0, None)
     assert Estimator().observe("writing", 0.0, 0, 0) == (100.0, None)  # nothing to write
+
+
+def test_the_line_shows_the_rate_of_its_phase() -> None:
+    reading = render_line(Progress(phase="reading", lines_per_second=120.0, writes_per_second=0.0))
+    assert "120 lines/s" in reading and "writes/s" not in reading
+    written = render_line(Progress(phase="writing", lines_per_second=0.0, writes_per_second=9.0))
+    assert "9 writes/s" in written and "lines/s" not in written

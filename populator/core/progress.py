@@ -233,7 +233,9 @@ def render_line(progress: Progress) -> str:
     parts.append(f"files {_n(progress.files.done)}/{_n(progress.files.total)}")
     parts.append(f"lines {_n(progress.lines_read)}")
     parts.append(f"keys {_n(progress.keys_done)}/{_n(progress.keys_expected)}")
-    if progress.writes_per_second is not None:
+    if progress.phase == "reading" and progress.lines_per_second is not None:
+        parts.append(f"{progress.lines_per_second:,.0f} lines/s")
+    elif progress.phase != "reading" and progress.writes_per_second is not None:
         parts.append(f"{progress.writes_per_second:,.0f} writes/s")
     parts.append(f"retries {_n(progress.retries)} throttles {_n(progress.throttles)}")
     if progress.phase not in FINAL_PHASES:
