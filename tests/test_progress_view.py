@@ -222,3 +222,21 @@ def test_the_progress_task_body_reads_a_moto_object(s3, bucket, moto_endpoint, c
     assert capsys.readouterr().out.startswith("progress: writing batch 1/3 10.0%")
     with pytest.raises(UserError, match="--region"):
         progress(f"s3://{bucket}/{key}", region="mars")
+
+
+def test_an_earlier_attempts_object_is_not_shown_as_this_ones(s3, bucket, tmp_path: Path) -> None:
+    """The same request names the same report, so the same progress object: an object older
+    than the step (`not_before`: its creation time) is an earlier attempt's."""
+    key = "reports/backfill-same.progress.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=Progress(phase="done", sequence=9).to_json())
+    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    out = io.StringIO()
+    stale = ProgressFollower(s3, f"s3://{bucket}/{key}", out, tty=False, not_before=later)
+    assert stale.poll() is None and out.getvalue() == ""
+    earlier = datetime.now(timezone.utc) - timedelta(minutes=5)
+    fresh = ProgressFollower(s3, f"s3://{bucket}/{key}", out, tty=False, not_before=earlier)
+    assert fresh.poll() == Progress(phase="done", sequence=9)
+    path = tmp_path / "progress.json"
+    path.write_text(writing(1, 5).to_json())
+    assert fetch_progress(None, str(path), not_before=later) is None
+    assert fetch_progress(None, str(path), not_before=earlier) == writing(1, 5)

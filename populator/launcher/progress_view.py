@@ -16,6 +16,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -45,6 +46,9 @@ PLAIN_EVERY_SECONDS = 60.0
 BAR_WIDTH = 20
 MAX_PROGRESS_BYTES = 1 << 20  # a progress object is a few hundred bytes
 CLEAR_LINE = "\r\x1b[2K"
+# S3 keeps LastModified to the second: an object written just after the step was created can
+# look a little older than it.
+CLOCK_SLACK = timedelta(seconds=2)
 _MISSING = ("NoSuchKey", "404", "NotFound")
 
 
@@ -72,21 +76,29 @@ def _s3_key(uri: str) -> tuple[str, str]:
     return parsed.bucket, parsed.prefix.rstrip("/")
 
 
-def fetch_progress(s3: Any, location: str) -> Progress | None:
+def fetch_progress(s3: Any, location: str, not_before: datetime | None = None) -> Progress | None:
     """The object at `location` (from `progress_location`); None while it does not exist."""
-    document = fetch_document(s3, location)
+    document = fetch_document(s3, location, not_before)
     return None if document is None else from_dict(document)
 
 
-def fetch_document(s3: Any, location: str) -> dict[str, Any] | None:
+def fetch_document(
+    s3: Any, location: str, not_before: datetime | None = None
+) -> dict[str, Any] | None:
     """The JSON object at `location` as published (newer fields kept); None while absent.
 
+    `not_before` (the step's creation time): an older object is an earlier attempt's (the
+    same request names the same report, hence the same progress object): None too.
     Raises UserError when it exists but cannot be read or is not a progress object.
     """
     if has_s3_scheme(location):
         bucket, key = _s3_key(location)
         try:
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read(MAX_PROGRESS_BYTES)
+            answer = s3.get_object(Bucket=bucket, Key=key)
+            if _stale(answer.get("LastModified"), not_before):
+                answer["Body"].close()
+                return None
+            body = answer["Body"].read(MAX_PROGRESS_BYTES)
         except Exception as error:
             code = error_code(error)
             if code in _MISSING:
@@ -97,6 +109,9 @@ def fetch_document(s3: Any, location: str) -> dict[str, Any] | None:
     else:
         path = Path(location[len("file://") :] if location.startswith("file://") else location)
         try:
+            modified = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+            if _stale(modified, not_before):
+                return None
             body = path.read_bytes()[:MAX_PROGRESS_BYTES]
         except FileNotFoundError:
             return None
@@ -109,6 +124,10 @@ def fetch_document(s3: Any, location: str) -> dict[str, Any] | None:
     if not isinstance(document, dict) or "phase" not in document:
         raise UserError(f"{location} is not a progress object (no 'phase' field)")
     return document
+
+
+def _stale(modified: datetime | None, not_before: datetime | None) -> bool:
+    return None not in (modified, not_before) and modified < not_before - CLOCK_SLACK
 
 
 def _bar(percent: float | None, width: int, unicode: bool) -> str:
@@ -229,9 +248,11 @@ class ProgressFollower:
         stream: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
         tty: bool | None = None,
+        not_before: datetime | None = None,
     ) -> None:
         self.s3 = s3
         self.location = progress_location(uri)
+        self.not_before = not_before
         self.renderer = ProgressRenderer(stream or sys.stderr, tty=tty, clock=clock)
         self.last: Progress | None = None
         self.document: dict[str, Any] | None = None
@@ -240,7 +261,7 @@ class ProgressFollower:
     def poll(self) -> Progress | None:
         """The latest progress object (None until the job wrote one); drawn if due."""
         try:
-            document = fetch_document(self.s3, self.location)
+            document = fetch_document(self.s3, self.location, self.not_before)
         except UserError as error:
             if not self._warned:
                 self._warned = True
