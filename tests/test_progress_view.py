@@ -240,3 +240,23 @@ def test_an_earlier_attempts_object_is_not_shown_as_this_ones(s3, bucket, tmp_pa
     path.write_text(writing(1, 5).to_json())
     assert fetch_progress(None, str(path), not_before=later) is None
     assert fetch_progress(None, str(path), not_before=earlier) == writing(1, 5)
+
+
+def test_the_redraw_goes_through_the_launchers_redacting_stderr() -> None:
+    """`inv` wraps stderr so no secret is printed: the line is still redrawn in place."""
+    from populator.launcher.redact import RedactingStream, Redactor
+
+    controller, terminal = os.openpty()
+    _set_columns(terminal, 160)
+    try:
+        raw = open(terminal, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        renderer = ProgressRenderer(RedactingStream(raw, Redactor()))
+        assert renderer.tty
+        renderer.show(writing(1, 100))
+        renderer.show(writing(2, 200))
+        text = _read_all(controller).decode("utf-8")
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert text.count("\r\x1b[2K") == 2 and "\n" not in text
+    assert "[████░" in text.split("\r\x1b[2K")[-1]

@@ -201,7 +201,8 @@ class ProgressRenderer:
         if self._final_shown:
             return False
         if self.tty:
-            encoding = (getattr(self.stream, "encoding", "") or "").lower()
+            underlying = getattr(self.stream, "wrapped", self.stream)  # a RedactingStream's
+            encoding = (getattr(underlying, "encoding", "") or "").lower()
             line = bar_line(progress, unicode="utf" in encoding)
             self.stream.write(CLEAR_LINE + line[: max(20, _width(self.stream) - 1)])
             self._drawn = True
