@@ -118,8 +118,17 @@ class JobProgress:
         with self._lock:
             self._runs_done += runs
 
-    def importing(self) -> None:
-        self._set(phase="importing", batch=None)
+    def importing(self, done: Optional[int] = None, expected: Optional[int] = None) -> None:
+        """An ImportTable load (job/importer): call at each DescribeImport with its counts."""
+        with self._lock:
+            state = self._state
+            self._state = replace(
+                state,
+                phase="importing",
+                batch=None,
+                keys_done=state.keys_done if done is None else max(state.keys_done, done),
+                keys_expected=state.keys_expected if expected is None else expected,
+            )
 
     def finish(self, report: Dict[str, Any]) -> Progress:
         """The last object, counts from the report (succeeded: done; else failed)."""
@@ -240,7 +249,7 @@ def _phase_work(state: Progress) -> Tuple[int, Optional[int]]:
     """(done, total) of the current phase: files while reading, keys while writing."""
     if state.phase == "reading":
         return state.files.done, state.files.total
-    if state.phase == "writing":
+    if state.phase in ("writing", "importing"):
         return state.keys_done, state.keys_expected
     return 0, None
 
