@@ -51,17 +51,16 @@ class Clock:
 
 
 def _read_all(fd: int) -> bytes:
+    """Everything written to the pty; call after closing the terminal side (then EIO ends it)."""
     chunks = []
     while True:
         try:
             chunk = os.read(fd, 65536)
-        except OSError:
+        except OSError:  # EIO: the terminal side is closed and all is read
             break
         if not chunk:
             break
         chunks.append(chunk)
-        if len(chunk) < 65536:
-            break
     return b"".join(chunks)
 
 
@@ -83,10 +82,10 @@ def test_on_a_terminal_one_line_is_redrawn_in_place() -> None:
         renderer.show(writing(4, 500))
         renderer.show(Progress(phase="done", status="succeeded", percent=100.0, sequence=5))
         stream.flush()
+        os.close(terminal)
         text = _read_all(controller).decode("utf-8")
     finally:
         os.close(controller)
-        os.close(terminal)
     drawn = text.split("\r\x1b[2K")
     assert len(drawn) >= 6  # every show starts with carriage return + clear line
     assert "writing batch 1/3 [██████" in drawn[3] and "40.0%" in drawn[3]
@@ -104,10 +103,10 @@ def test_a_narrow_terminal_gets_the_line_cut_to_its_width() -> None:
         stream = open(terminal, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
         ProgressRenderer(stream).show(writing(1, 100))
         stream.flush()
+        os.close(terminal)
         text = _read_all(controller).decode("utf-8")
     finally:
         os.close(controller)
-        os.close(terminal)
     assert len(text.split("\r\x1b[2K")[-1]) == 49
 
 
@@ -254,9 +253,9 @@ def test_the_redraw_goes_through_the_launchers_redacting_stderr() -> None:
         assert renderer.tty
         renderer.show(writing(1, 100))
         renderer.show(writing(2, 200))
+        os.close(terminal)
         text = _read_all(controller).decode("utf-8")
     finally:
         os.close(controller)
-        os.close(terminal)
     assert text.count("\r\x1b[2K") == 2 and "\n" not in text
     assert "[████░" in text.split("\r\x1b[2K")[-1]
