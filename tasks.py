@@ -289,3 +289,28 @@ def bench(c, quick=False, output=None, only=None):
     code = main(argv)
     if code:
         raise Exit(code=code)
+
+
+# ---- progress ------------------------------------------------------------------------------
+# (owned by populator/cli/progress.py; issue 13: the integrator keeps this block as is)
+
+
+@task(
+    klass=OptionalPositionalTask,
+    positional=["uri"],
+    auto_shortflags=False,
+    help={
+        "uri": "the backfill's --report URI (its progress.json is beside it) or the progress "
+        "object's own URI: s3://... or a local path",
+        "json": "print the progress object itself (the fields are in docs/progress.md)",
+        "profile": "AWS profile (default: the standard credential chain)",
+        "region": "region of the bucket (default: the profile's)",
+        "endpoint_url": "S3 endpoint (default: AWS_ENDPOINT_URL)",
+    },
+)
+def progress(c, uri=None, json=False, profile=None, region=None, endpoint_url=None):
+    """Show how far a backfill is (percent, rate, ETA), from its report or progress URI."""
+    from populator.cli.common import command
+    from populator.cli.progress import progress as run
+
+    command(run)(uri, json_output=json, profile=profile, region=region, endpoint_url=endpoint_url)

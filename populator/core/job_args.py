@@ -30,6 +30,9 @@ class JobOptions:
     batches: int = 10
     partitions: Optional[int] = None
     writer: str = "fast"
+    # ---- progress (issue 13; owned by the progress engineer: port this block as is) ----
+    progress_interval: float = 30.0
+    progress_uri: Optional[str] = None
 
 
 def _since(text: str) -> datetime:
@@ -104,7 +107,29 @@ def parser() -> argparse.ArgumentParser:
         default="fast",
         help="PutItem path: fast (botocore-signed, a quarter or less of boto3's CPU) or boto3",
     )
+    # ---- progress (issue 13; owned by the progress engineer: port this block as is) ----
+    p.add_argument(
+        "--progress-interval",
+        type=_seconds,
+        default=30.0,
+        help="publish progress every this many seconds (default 30; a last one on exit)",
+    )
+    p.add_argument(
+        "--progress-uri",
+        help="write progress JSON here (path or S3 URI; default: beside an S3 --report)",
+    )
     return p
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds (fractions allowed: tests publish every 0.2 s)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
 
 
 def parse_options(argv: List[str]) -> JobOptions:

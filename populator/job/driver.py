@@ -29,10 +29,12 @@ from populator.job.partitions import (
     READ_ERROR,
     JobContext,
     combine,
+    counters_only,
     is_event,
     read_file,
     write_partition,
 )
+from populator.job.progress import JobProgress, start_progress
 
 Log = Callable[[str], None]
 
@@ -55,7 +57,28 @@ def batch_runs(runs: Sequence[Run], batches: int) -> List[List[Run]]:
 
 
 def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, Any]:
-    """Run the backfill and return its report (status 'succeeded' or 'failed')."""
+    """Run the backfill and return its report (status 'succeeded' or 'failed').
+
+    Progress is published all along (job/progress.py), and a last time however it ends.
+    """
+    progress = start_progress(
+        getattr(spark, "sparkContext", None),
+        options.report,
+        options.progress_uri,
+        options.progress_interval,
+        lambda: aws.s3_client(options.endpoint_url),
+        log,
+    )
+    try:
+        report = _run_job(options, spark, log, progress)
+    except BaseException as error:
+        progress.fail(_cause(error) if isinstance(error, Exception) else type(error).__name__)
+        raise
+    progress.finish(report)
+    return report
+
+
+def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -> Dict[str, Any]:
     started = time.monotonic()
     report = new_report()
     report["archive"] = options.enriched_archive
@@ -91,6 +114,7 @@ def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, An
         f"populator: {len(todo)} run(s) to process, {len(skipped['glacier'])} in Glacier, "
         f"{len(skipped['already_recorded'])} already recorded"
     )
+    progress.reading(len(todo), sum(len(run.files) for run in todo))
 
     context = JobContext(
         storage=storage.to_self_describing(),
@@ -102,8 +126,11 @@ def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, An
         retry=RetryPolicy(max_attempts=options.retry_attempts),
         dynamodb_endpoint_url=options.dynamodb_endpoint_url,
         writer=options.writer,
+        progress=progress.counters,
     )
-    failed_runs = _process(spark, todo, options, context, storage.table, report, run_manifest, log)
+    failed_runs = _process(
+        spark, todo, options, context, storage.table, report, run_manifest, log, progress
+    )
     report["elapsed_seconds"] = round(time.monotonic() - started, 3)
     elapsed = max(report["elapsed_seconds"], 1e-6)
     report["events_per_second"] = round(report["lines_read"] / elapsed, 1)
@@ -120,6 +147,7 @@ def _process(
     report: Dict[str, Any],
     run_manifest: Optional[RunManifests],
     log: Log,
+    progress: JobProgress,
 ) -> List[str]:
     files: List[Tuple[int, str, str]] = [
         (index, run.run_id, f.path) for index, run in enumerate(runs) for f in run.files
@@ -135,9 +163,10 @@ def _process(
         )
         reduced.persist(_storage_level())
         sc.setJobDescription("read, parse and deduplicate the archive")
-        counters = reduced.filter(lambda r: not is_event(r)).collect()
+        counters = reduced.mapPartitions(lambda rs: counters_only(rs, context)).collect()
     else:
         counters = []
+    progress.read_done()
 
     errors_by_run: Dict[int, List[str]] = {}
     for key, value in counters:
@@ -164,7 +193,9 @@ def _process(
     failed_runs: List[str] = []
     distinct = 0
     position = {run.prefix: index for index, run in enumerate(runs)}
-    for number, batch in enumerate(batch_runs(runs, options.batches), 1):
+    batches = batch_runs(runs, options.batches)
+    for number, batch in enumerate(batches, 1):
+        progress.writing(number, len(batches))
         indexes = {position[run.prefix] for run in batch}
         written = True
         if reduced is not None:
@@ -209,6 +240,7 @@ def _process(
                     report["runs"]["not_recorded"].append(run.run_id)
                     continue
                 report["runs"]["recorded"].append(run.run_id)
+        progress.batch_done(len(batch))
         log(
             f"populator: batch {number} done ({len(batch)} run(s), {'ok' if written else 'FAILED'})"
         )

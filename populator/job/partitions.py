@@ -46,6 +46,7 @@ class JobContext:
     retry: RetryPolicy = DEFAULT_POLICY
     dynamodb_endpoint_url: Optional[str] = None
     writer: str = "fast"  # fast_put.FastPutSender, or "boto3" for BotocoreSender
+    progress: Optional[Any] = None  # job.progress.ProgressCounters (Spark accumulators)
 
 
 _clients: Dict[str, Any] = {}
@@ -92,6 +93,18 @@ def is_event(record: Record) -> bool:
     return len(record[0]) == 2
 
 
+def counters_only(records: Iterable[Record], context: JobContext) -> Iterator[Record]:
+    """The counter records of a partition; counts its event keys for progress (keys to write)."""
+    events = 0
+    for record in records:
+        if is_event(record):
+            events += 1
+        else:
+            yield record
+    if context.progress is not None:
+        context.progress.add(keys_expected=events)
+
+
 def read_file(run_index: int, run_id: str, path: str, context: JobContext) -> Iterator[Record]:
     """Yield ((event_id, fingerprint), (etl_time, run_index)) per good line, then counters."""
     counts: Counter = Counter()
@@ -118,6 +131,8 @@ def read_file(run_index: int, run_id: str, path: str, context: JobContext) -> It
     if bad is not None:
         bad.close()
     counts["files"] += 1
+    if context.progress is not None:
+        context.progress.add(lines=counts["lines"], files=1)
     for name, value in counts.items():
         yield (COUNT, run_index, name), value
 
@@ -188,4 +203,11 @@ def write_partition(
     result = stats.as_dict()
     result["expired_skipped"] = expired
     result["write_seconds_x1000"] = int((time.monotonic() - started) * 1000)
+    if context.progress is not None:
+        context.progress.add(
+            keys_done=stats.items + expired,
+            keys_written=stats.items,
+            retries=stats.retries,
+            throttles=stats.throttles,
+        )
     return [result]
