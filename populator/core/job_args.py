@@ -30,6 +30,11 @@ class JobOptions:
     batches: int = 10
     partitions: Optional[int] = None
     writer: str = "fast"
+    # --- importer (issue 11 part 1): --method import; the integrator ports this block ---
+    method: str = "write"  # "write" or "import"; the launcher resolves "auto"
+    import_prefix: Optional[str] = None  # staged files (default: beside the archive)
+    keep_import_files: bool = False
+    import_capacity: Optional[str] = None  # "READ,WRITE": provisioned; else on demand
 
 
 def _since(text: str) -> datetime:
@@ -104,7 +109,45 @@ def parser() -> argparse.ArgumentParser:
         default="fast",
         help="PutItem path: fast (botocore-signed, a quarter or less of boto3's CPU) or boto3",
     )
+    _add_import_flags(p)
     return p
+
+
+# --- importer (issue 11 part 1): --method import; the integrator ports this block ------------
+
+
+def _capacity(text: str) -> str:
+    from populator.core.import_table import parse_capacity
+
+    try:
+        parse_capacity(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _add_import_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--method",
+        choices=("write", "import"),
+        default="write",
+        help="write: conditional PutItems into an existing table; import: create the table "
+        "with DynamoDB ImportTable (the table must not exist)",
+    )
+    p.add_argument(
+        "--import-prefix",
+        help="S3 prefix of the staged import files (default s3://ARCHIVE_BUCKET/populator/import/)",
+    )
+    p.add_argument(
+        "--keep-import-files",
+        action="store_true",
+        help="keep the staged files after the import COMPLETED",
+    )
+    p.add_argument(
+        "--import-capacity",
+        type=_capacity,
+        help="READ,WRITE provisioned capacity of the imported table (default: on demand)",
+    )
 
 
 def parse_options(argv: List[str]) -> JobOptions:
