@@ -140,7 +140,12 @@ def test_import_equals_the_write_path_item_for_item_then_a_rerun_does_nothing(
     config = write_json(tmp_path / "i.json", storage_config(imported))
     report_path = tmp_path / "report.json"
     args = job_args(
-        archive, config, "--method", "import", "--run-manifest-table", runs_table,
+        archive,
+        config,
+        "--method",
+        "import",
+        "--run-manifest-table",
+        runs_table,
         report=str(report_path),
     )
     assert main(args, spark) == 0
@@ -192,13 +197,20 @@ def test_import_refuses_an_existing_table_with_exit_2(
     "fault, cause",
     [
         (
-            lambda d: {**d, "ImportStatus": "FAILED", "FailureCode": "ItemValidationError",
-                       "FailureMessage": "Some items failed validation"},
+            lambda d: {
+                **d,
+                "ImportStatus": "FAILED",
+                "FailureCode": "ItemValidationError",
+                "FailureMessage": "Some items failed validation",
+            },
             "DynamoDB import FAILED: ItemValidationError: Some items failed validation",
         ),
         (
-            lambda d: {**d, "ImportedItemCount": max(0, int(d["ImportedItemCount"]) - 3)}
-            if d["ImportStatus"] == "COMPLETED" else d,
+            lambda d: (
+                {**d, "ImportedItemCount": max(0, int(d["ImportedItemCount"]) - 3)}
+                if d["ImportStatus"] == "COMPLETED"
+                else d
+            ),
             "with ImportedItemCount",
         ),
     ],
@@ -213,8 +225,15 @@ def test_a_failed_or_short_import_fails_the_job_with_the_cause_and_records_nothi
     report_path = tmp_path / "r.json"
     proxy.on_describe = fault
     args = job_args(
-        archive, config, "--method", "import", "--run-manifest-table", runs_table,
-        "--dynamodb-endpoint-url", proxy.url, report=str(report_path),
+        archive,
+        config,
+        "--method",
+        "import",
+        "--run-manifest-table",
+        runs_table,
+        "--dynamodb-endpoint-url",
+        proxy.url,
+        report=str(report_path),
     )
     assert main(args, spark) == 1
     report = json.loads(report_path.read_text())
@@ -238,10 +257,19 @@ def test_killed_after_import_table_then_rerun_starts_no_second_import(
     proxy.on_describe = lambda d: {**d, "ImportStatus": "IN_PROGRESS"} if held.is_set() else d
 
     command = build_local_command(archive, config, LocalRun(master="local[1]"))
-    command += ["--method", "import", "--run-manifest-table", runs_table,
-                "--dynamodb-endpoint-url", proxy.url]
+    command += [
+        "--method",
+        "import",
+        "--run-manifest-table",
+        runs_table,
+        "--dynamodb-endpoint-url",
+        proxy.url,
+    ]
     process = subprocess.Popen(
-        command, env=job_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        command,
+        env=job_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
@@ -261,8 +289,15 @@ def test_killed_after_import_table_then_rerun_starts_no_second_import(
     held.clear()
     report_path = tmp_path / "r.json"
     args = job_args(
-        archive, config, "--method", "import", "--run-manifest-table", runs_table,
-        "--dynamodb-endpoint-url", proxy.url, report=str(report_path),
+        archive,
+        config,
+        "--method",
+        "import",
+        "--run-manifest-table",
+        runs_table,
+        "--dynamodb-endpoint-url",
+        proxy.url,
+        report=str(report_path),
     )
     assert main(args, spark) == 0
     assert proxy.count("ImportTable") == 1  # followed, not started again

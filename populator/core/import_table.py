@@ -29,7 +29,7 @@ from populator.core.retry import full_jitter
 
 MAX_OBJECTS = 50_000  # ImportTable's limit on source objects per import
 ITEMS_PER_OBJECT = 4_000_000  # AWS's guidance for items under 1 KB
-BYTES_PER_ITEM = 150  # a manifest item as a DynamoDB JSON line (measured: ~150 B)
+BYTES_PER_ITEM = 175  # one item_line() with a UUID and a 32-hex fingerprint (test-pinned)
 IN_PROGRESS = ("IN_PROGRESS", "CANCELLING")
 DATA_FOLDER = "data/"
 MARKER_NAME = "import.json"
