@@ -186,3 +186,14 @@ def test_costs_side_by_side_import_is_under_a_twentieth() -> None:
     assert "175,000,000 bytes to import" in lines[1]
     with pytest.raises(ValueError):
         write_cost(1, 0)
+
+
+def test_benchmark_cost_per_million_keys_from_two_reports() -> None:
+    from benchmarks.import_cost import cost_per_million_keys
+
+    write = {"writes": {"new": 990, "unchanged": 10, "requests": 1000}}
+    imported = {"import": {"imported_items": 1000, "staged_bytes": 175_000}}
+    result = cost_per_million_keys(write, imported)
+    assert result["write_usd_per_million_keys"] == 0.625
+    assert result["import_usd_per_million_keys"] == round(175e6 / (1 << 30) * 0.15, 4)
+    assert result["ratio"] <= 1 / 20
