@@ -197,3 +197,32 @@ def test_benchmark_cost_per_million_keys_from_two_reports() -> None:
     assert result["write_usd_per_million_keys"] == 0.625
     assert result["import_usd_per_million_keys"] == round(175e6 / (1 << 30) * 0.15, 4)
     assert result["ratio"] <= 1 / 20
+
+
+def test_security_doc_lists_the_import_permissions() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
+    section = text.split("## Extra permissions for `--method import`", 1)[1].split("\n## ", 1)[0]
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", section, re.S)]
+    role = {a for statement in blocks[0] for a in statement["Action"]}
+    assert {
+        "dynamodb:ImportTable",
+        "dynamodb:DescribeImport",
+        "dynamodb:UpdateTimeToLive",
+        "dynamodb:DescribeTable",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+    } <= role
+    logs = next(s for s in blocks[0] if s["Sid"] == "ImportTableLogs")
+    assert logs["Resource"].endswith(":log-group:/aws-dynamodb/*")
+    launcher = {a for statement in blocks[1] for a in statement["Action"]}
+    assert "dynamodb:CreateTable" not in launcher | role
