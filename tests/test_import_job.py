@@ -244,6 +244,21 @@ def test_a_failed_or_short_import_fails_the_job_with_the_cause_and_records_nothi
     assert RunManifests(dynamodb, runs_table).list() == []
     assert staged_objects(s3, bucket)  # kept for the retry
     assert proxy.count("ImportTable") == 1
+    assert marker_of(s3, bucket)["status"] == "FAILED"
+
+    # The same command refuses while the table the failed import left exists (exit 2) ...
+    proxy.on_describe = None
+    assert main(args, spark) == 2
+    assert proxy.count("ImportTable") == 1
+    # ... and, once it is deleted as the message says, starts a new import (attempt 2).
+    dynamodb.delete_table(TableName=name)
+    assert main(args, spark) == 0
+    assert proxy.count("ImportTable") == 2
+    assert dump_table(dynamodb, name) == expected_items(sample)
+    assert sorted(RunManifests(dynamodb, runs_table).list()) == sorted(
+        f"enriched/archive/run={run}/" for run in report["runs"]["processed"]
+    )
+    assert marker_of(s3, bucket)["client_token"].endswith("-2")
 
 
 def test_killed_after_import_table_then_rerun_starts_no_second_import(

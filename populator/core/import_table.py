@@ -25,7 +25,7 @@ from populator.core.manifest import (
     RANGE_KEY,
     TTL_ATTRIBUTE,
 )
-from populator.core.retry import full_jitter
+from populator.core.retry import error_code, full_jitter
 
 MAX_OBJECTS = 50_000  # ImportTable's limit on source objects per import
 ITEMS_PER_OBJECT = 4_000_000  # AWS's guidance for items under 1 KB
@@ -207,3 +207,42 @@ def wait_for_import(
             return description
         attempt += 1
         sleep(max(base_delay, full_jitter(attempt, base_delay, max_delay)))
+
+
+def refusal_hint(code: str, table: str) -> Optional[str]:
+    """What an ImportTable refusal means for this backfill, or None for other errors."""
+    hints = {
+        "IdempotentParameterMismatch": "an earlier ImportTable with this backfill's token "
+        "had other parameters (another --import-capacity?); re-run with the same options",
+        "ImportConflictException": f"another import into '{table}' is in progress",
+        "ResourceInUseException": f"table '{table}' exists now and no import of this "
+        "backfill created it (ListImports found none with its ClientToken)",
+        "LimitExceededException": "too many imports are running in this account; re-run later",
+    }
+    return hints.get(code)
+
+
+def find_own_import(dynamodb: Any, table: str, token: str) -> Optional[Dict[str, Any]]:
+    """The import of `table` that carries our ClientToken (ListImports, then DescribeImport).
+
+    For a lost ImportTable answer older than the token's 8 hours. None when there is none or
+    the endpoint has no ListImports (moto).
+    """
+    try:
+        arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+        kwargs: Dict[str, Any] = {"TableArn": arn}
+        while True:
+            page = dynamodb.list_imports(**kwargs)
+            for summary in page.get("ImportSummaryList", []):
+                described = dynamodb.describe_import(ImportArn=summary["ImportArn"])
+                if described["ImportTableDescription"].get("ClientToken") == token:
+                    return described["ImportTableDescription"]
+            if not page.get("NextToken"):
+                return None
+            kwargs["NextToken"] = page["NextToken"]
+    except Exception as error:
+        if error_code(error) in ("ResourceNotFoundException", "UnknownOperationException"):
+            return None
+        if "not yet implemented" in str(error) or "NotImplemented" in error_code(error):
+            return None
+        raise

@@ -25,9 +25,11 @@ from populator.core.import_table import (
     backfill_digest,
     build_import_request,
     client_token,
+    find_own_import,
     import_problem,
     parse_capacity,
     plan_objects,
+    refusal_hint,
     staging,
     wait_for_import,
 )
@@ -216,18 +218,16 @@ def start_import(
         answer = dynamodb.import_table(**request)["ImportTableDescription"]
     except Exception as error:
         code = error_code(error)
-        hints = {
-            "IdempotentParameterMismatch": "an earlier ImportTable with this backfill's token "
-            "had other parameters (another --import-capacity?); rerun with the same options",
-            "ImportConflictException": f"another import into '{table}' is in progress",
-            "ResourceInUseException": f"table '{table}' exists now and was not created by "
-            "this backfill's import",
-            "LimitExceededException": "50 imports are already running in this account; "
-            "re-run later",
-        }
-        if code in hints:
-            raise ImportFailed(f"ImportTable refused ({code}): {hints[code]}") from None
-        raise
+        found = None
+        if code in ("ResourceInUseException", "ImportConflictException"):
+            found = find_own_import(dynamodb, table, token)  # our answer was lost > 8 h ago?
+        if found is not None:
+            answer = found
+        else:
+            hint = refusal_hint(code, table)
+            if hint is not None:
+                raise ImportFailed(f"ImportTable refused ({code}): {hint}") from None
+            raise
     marker.update(import_arn=answer["ImportArn"], client_token=token, status="STARTED")
     write_marker(s3, plan.stage, marker)
     log(
