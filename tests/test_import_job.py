@@ -48,6 +48,7 @@ class DynamoProxy:
         self.upstream = urlparse(upstream)
         self.counts: Dict[str, int] = {}
         self.on_describe: Optional[Rewrite] = None
+        self.refuse: Dict[str, str] = {}  # operation -> AWS error code answered instead (400)
         self.lock = threading.Lock()
         proxy = self
 
@@ -72,6 +73,21 @@ class DynamoProxy:
         operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
         with self.lock:
             self.counts[operation] = self.counts.get(operation, 0) + 1
+        if operation in self.refuse:
+            code = self.refuse[operation]
+            error = json.dumps(
+                {
+                    "__type": f"com.amazonaws.dynamodb.v20120810#{code}",
+                    "message": "injected by the test proxy",
+                }
+            ).encode()
+            request.send_response(400)
+            request.send_header("Content-Type", "application/x-amz-json-1.0")
+            request.send_header("Content-Length", str(len(error)))
+            request.send_header("x-amz-crc32", str(zlib.crc32(error) & 0xFFFFFFFF))
+            request.end_headers()
+            request.wfile.write(error)
+            return
         connection = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port)
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
         connection.request("POST", request.path, body=body, headers=headers)
@@ -320,3 +336,44 @@ def test_killed_after_import_table_then_rerun_starts_no_second_import(
     report = json.loads(report_path.read_text())
     assert report["runs"]["recorded"] == report["runs"]["processed"] != []
     assert report["malformed"] == sample.malformed  # the same report, from the marker
+
+
+def test_an_import_table_refusal_fails_with_its_meaning_and_the_rerun_resumes_the_staging(
+    spark, s3, dynamodb, bucket, sample, tmp_path: Path, unique_name, proxy
+) -> None:
+    archive = write_to_s3(sample, s3, bucket, "enriched/archive")
+    name, runs_table = unique_name("conflict"), unique_name("runs")
+    config = write_json(tmp_path / "s.json", storage_config(name))
+    report_path = tmp_path / "r.json"
+    args = job_args(
+        archive,
+        config,
+        "--method",
+        "import",
+        "--run-manifest-table",
+        runs_table,
+        "--dynamodb-endpoint-url",
+        proxy.url,
+        report=str(report_path),
+    )
+    proxy.refuse["ImportTable"] = "ImportConflictException"
+    assert main(args, spark) == 1
+    report = json.loads(report_path.read_text())
+    assert any(
+        f"ImportTable refused (ImportConflictException): another import into '{name}'" in e
+        for e in report["errors"]
+    ), report["errors"]
+    assert RunManifests(dynamodb, runs_table).list() == []
+    marker = marker_of(s3, bucket)
+    assert marker["status"] == "STAGED" and "import_arn" not in marker
+
+    # The re-run finds the staged files and their counts in the marker: it imports them
+    # without reading the archive again (lines_read comes back from the marker).
+    del proxy.refuse["ImportTable"]
+    objects = staged_objects(s3, bucket)
+    assert main(args, spark) == 0
+    assert dump_table(dynamodb, name) == expected_items(sample)
+    again = json.loads(report_path.read_text())
+    assert again["lines_read"] == report["lines_read"] and again["import"]["status"] == "COMPLETED"
+    assert again["import"]["staged_objects"] == len(objects)
+    assert proxy.count("ImportTable") == 2  # the refused one, then the one that ran
