@@ -25,7 +25,9 @@ from populator.launcher.method import (
     BYTES_PER_ITEM,
     choose_method,
     compare_methods,
+    default_import_prefix,
     import_cost,
+    job_flags,
     render_comparison,
     write_cost,
 )
@@ -226,3 +228,22 @@ def test_security_doc_lists_the_import_permissions() -> None:
     assert logs["Resource"].endswith(":log-group:/aws-dynamodb/*")
     launcher = {a for statement in blocks[1] for a in statement["Action"]}
     assert "dynamodb:CreateTable" not in launcher | role
+
+
+def test_launcher_job_flags_reach_the_job_parser() -> None:
+    flags = job_flags("import", "s3://b/populator/assets/import/", True, "5,5")
+    assert flags == [
+        "--method",
+        "import",
+        "--import-prefix",
+        "s3://b/populator/assets/import/",
+        "--keep-import-files",
+        "--import-capacity",
+        "5,5",
+    ]
+    options = parse_options(["--enriched-archive", "s3://a/", "--storage-config", "c", *flags])
+    assert options.method == "import" and options.keep_import_files
+    assert job_flags("write", "s3://ignored/") == ["--method", "write"]
+    assert default_import_prefix("s3://b/populator/assets/") == "s3://b/populator/assets/import/"
+    with pytest.raises(ValueError):
+        job_flags("auto")

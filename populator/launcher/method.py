@@ -50,6 +50,31 @@ def choose_method(requested: str, table_exists: bool) -> tuple[str, str]:
     )
 
 
+def job_flags(
+    method: str,
+    import_prefix: Optional[str] = None,
+    keep_import_files: bool = False,
+    import_capacity: Optional[str] = None,
+) -> list[str]:
+    """The job's flags for a resolved method (`auto` never reaches the job)."""
+    if method not in ("write", "import"):
+        raise ValueError(f"resolve --method {method!r} with choose_method first")
+    flags = ["--method", method]
+    if method == "import":
+        if import_prefix:
+            flags += ["--import-prefix", import_prefix]
+        if keep_import_files:
+            flags.append("--keep-import-files")
+        if import_capacity:
+            flags += ["--import-capacity", import_capacity]
+    return flags
+
+
+def default_import_prefix(assets_uri: str) -> str:
+    """`inv run_emr`: the staged files go beside the other assets (`<assets>/import/`)."""
+    return assets_uri.rstrip("/") + "/import/"
+
+
 @dataclass(frozen=True)
 class MethodCost:
     method: str
