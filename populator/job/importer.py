@@ -263,8 +263,9 @@ def follow(
         write_marker(s3, plan.stage, marker)
         report["errors"].append(
             f"{problem}. No run was recorded. To retry: fix the cause, delete the table "
-            f"'{table}' if it exists, and run the same backfill again (it starts a new import "
-            f"from the files kept under s3://{plan.stage.bucket}/{plan.stage.data_prefix})"
+            f"'{table}' if it exists, and run the same backfill again: it stages the files "
+            f"again and starts a new import (this attempt's files stay under "
+            f"s3://{plan.stage.bucket}/{plan.stage.data_prefix} until then)"
         )
         log(f"error: {report['errors'][-1]}")
         report["runs"]["not_recorded"] = [*not_recorded, *marker["record_ids"]]
