@@ -33,6 +33,11 @@ class JobOptions:
     # ---- progress (issue 13; owned by the progress engineer: port this block as is) ----
     progress_interval: float = 30.0
     progress_uri: Optional[str] = None
+    # --- importer (issue 11 part 1): --method import; the integrator ports this block ---
+    method: str = "write"  # "write" or "import"; the launcher resolves "auto"
+    import_prefix: Optional[str] = None  # staged files (default: beside the archive)
+    keep_import_files: bool = False
+    import_capacity: Optional[str] = None  # "READ,WRITE": provisioned; else on demand
 
 
 def _since(text: str) -> datetime:
@@ -118,6 +123,7 @@ def parser() -> argparse.ArgumentParser:
         "--progress-uri",
         help="write progress JSON here (path or S3 URI; default: beside an S3 --report)",
     )
+    _add_import_flags(p)
     return p
 
 
@@ -130,6 +136,43 @@ def _seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
+
+
+# --- importer (issue 11 part 1): --method import; the integrator ports this block ------------
+
+
+def _capacity(text: str) -> str:
+    from populator.core.import_table import parse_capacity
+
+    try:
+        parse_capacity(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _add_import_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--method",
+        choices=("write", "import"),
+        default="write",
+        help="write: conditional PutItems into an existing table; import: create the table "
+        "with DynamoDB ImportTable (the table must not exist)",
+    )
+    p.add_argument(
+        "--import-prefix",
+        help="S3 prefix of the staged import files (default s3://ARCHIVE_BUCKET/populator/import/)",
+    )
+    p.add_argument(
+        "--keep-import-files",
+        action="store_true",
+        help="keep the staged files after the import COMPLETED",
+    )
+    p.add_argument(
+        "--import-capacity",
+        type=_capacity,
+        help="READ,WRITE provisioned capacity of the imported table (default: on demand)",
+    )
 
 
 def parse_options(argv: List[str]) -> JobOptions:

@@ -69,6 +69,13 @@ def summary(report: Dict[str, Any]) -> str:
         f"  elapsed              {report['elapsed_seconds']:.1f} s "
         f"({report['events_per_second']:,.0f} events/s)",
     ]
+    imported = report.get("import")  # --method import
+    if imported:
+        lines.append(
+            f"  import               {imported['status']}: {_n(imported['imported_items'] or 0)} "
+            f"of {_n(imported['staged_items'])} staged item(s), {_n(imported['staged_objects'])} "
+            f"object(s), {_n(imported['staged_bytes'])} bytes ({imported['import_arn']})"
+        )
     for error in report["read_errors"]:
         lines.append(f"  read error: {error['path']}: {error['error']}")
     for error in report["errors"]:

@@ -23,7 +23,7 @@ from populator.core.report import new_report, summary, to_json
 from populator.core.retry import RetryPolicy
 from populator.core.run_manifests import RunManifests
 from populator.core.storage_config import StorageConfig
-from populator.job import sinks
+from populator.job import importer, sinks
 from populator.job.partitions import (
     COUNT,
     READ_ERROR,
@@ -88,8 +88,13 @@ def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -
     dynamodb = aws.dynamodb_client(storage, dynamodb_endpoint(options))
 
     manifest = EventsManifest(dynamodb, storage.table)
-    manifest.check()
-    skip_expired = not options.include_expired and manifest.ttl_enabled()
+    import_plan = None
+    if options.method == "import":  # the table must not exist yet: the import creates it
+        import_plan = importer.plan_import(options, storage.table, storage.region)
+        skip_expired = not options.include_expired  # the import enables TTL on `ttl`
+    else:
+        manifest.check()
+        skip_expired = not options.include_expired and manifest.ttl_enabled()
     run_manifest = None
     if options.run_manifest_table:
         run_manifest = RunManifests(dynamodb, options.run_manifest_table)
@@ -128,9 +133,24 @@ def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -
         writer=options.writer,
         progress=progress.counters,
     )
-    failed_runs = _process(
-        spark, todo, options, context, storage.table, report, run_manifest, log, progress
-    )
+    if import_plan is not None:
+        failed_runs = importer.run(
+            spark,
+            import_plan,
+            todo,
+            options,
+            context,
+            storage.table,
+            report,
+            run_manifest,
+            (s3, dynamodb),
+            lambda: _read(spark, todo, options, context, report, log, progress),
+            log,
+        )
+    else:
+        failed_runs = _process(
+            spark, todo, options, context, storage.table, report, run_manifest, log, progress
+        )
     report["elapsed_seconds"] = round(time.monotonic() - started, 3)
     elapsed = max(report["elapsed_seconds"], 1e-6)
     report["events_per_second"] = round(report["lines_read"] / elapsed, 1)
@@ -149,6 +169,34 @@ def _process(
     log: Log,
     progress: JobProgress,
 ) -> List[str]:
+    """Read, deduplicate and write the runs in checkpointed batches; return failed run ids."""
+    reduced, errors_by_run = _read(spark, runs, options, context, report, log, progress)
+    return _write(
+        spark,
+        runs,
+        options,
+        context,
+        table,
+        report,
+        run_manifest,
+        reduced,
+        errors_by_run,
+        log,
+        progress,
+    )
+
+
+def _read(
+    spark: Any,
+    runs: List[Run],
+    options: JobOptions,
+    context: JobContext,
+    report: Dict[str, Any],
+    log: Log,
+    progress: JobProgress,
+) -> Tuple[Any, Dict[int, List[str]]]:
+    """The one reduce both methods share: (persisted reduced RDD or None, read errors by run);
+    fills the report's read counters."""
     files: List[Tuple[int, str, str]] = [
         (index, run.run_id, f.path) for index, run in enumerate(runs) for f in run.files
     ]
@@ -189,7 +237,24 @@ def _process(
     report["read_errors"].sort(key=lambda e: e["path"])
     for error in report["read_errors"]:
         log(f"error: {error['path']}: {error['error']}")
+    return reduced, errors_by_run
 
+
+def _write(
+    spark: Any,
+    runs: List[Run],
+    options: JobOptions,
+    context: JobContext,
+    table: str,
+    report: Dict[str, Any],
+    run_manifest: Optional[RunManifests],
+    reduced: Any,
+    errors_by_run: Dict[int, List[str]],
+    log: Log,
+    progress: JobProgress,
+) -> List[str]:
+    sc = spark.sparkContext
+    valid = report["valid_events"]
     failed_runs: List[str] = []
     distinct = 0
     position = {run.prefix: index for index, run in enumerate(runs)}
