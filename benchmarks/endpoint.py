@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from devkit.fake_dynamodb import FakeDynamoDB
+
 from devkit.jobs import storage_config
 from populator.core.manifest import EventsManifest
 

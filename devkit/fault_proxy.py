@@ -20,6 +20,7 @@ Dev-only; `populator/` never imports it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import random
@@ -123,7 +124,7 @@ def _tables_and_units(operation: str, body: Dict[str, Any]) -> List[Tuple[str, i
 
 
 class FaultProxy:
-    """Thread-per-connection proxy on 127.0.0.1 forwarding DynamoDB's JSON protocol to `upstream`."""
+    """A thread-per-connection proxy on 127.0.0.1 forwarding DynamoDB's protocol to moto."""
 
     def __init__(self, upstream: str, port: int = 0, **settings: Any) -> None:
         target = upstream.split("://", 1)[-1].rstrip("/")
@@ -147,7 +148,9 @@ class FaultProxy:
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
             name="fault-proxy",
         )
         self._thread.start()
@@ -278,13 +281,13 @@ def _handler(proxy: FaultProxy) -> type:
             with proxy._lock:
                 proxy._connections += 1
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             self._control()
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             if self.path.startswith("/_proxy/"):
@@ -297,7 +300,8 @@ def _handler(proxy: FaultProxy) -> type:
             except ValueError:
                 document = {}
             action, delay = proxy.decide(
-                operation, document if isinstance(document, dict) else {},
+                operation,
+                document if isinstance(document, dict) else {},
                 self.headers.get("User-Agent", ""),
             )
             if delay:
@@ -332,8 +336,8 @@ def _handler(proxy: FaultProxy) -> type:
             self.wfile.write(payload)
 
         def _control(self, body: bytes = b"") -> None:
-            """`/_proxy/config` (POST: changes), `/_proxy/stats`, `/_proxy/arrivals`, `/_proxy/reset`."""
-            name = self.path[len("/_proxy/"):]
+            """/_proxy/config (POST: changes), /_proxy/stats, /_proxy/arrivals, /_proxy/reset."""
+            name = self.path[len("/_proxy/") :]
             try:
                 if name == "config":
                     result: Any = proxy.configure(**json.loads(body or b"{}"))
@@ -359,8 +363,11 @@ def _client(endpoint_url: str, config: Dict[str, Any]) -> Any:
     from botocore.config import Config
 
     return boto3.client(
-        "dynamodb", endpoint_url=endpoint_url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
         config=Config(**config) if config else None,
     )
 
@@ -375,9 +382,17 @@ class ProxyProcess:
 
     def start(self) -> ProxyProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devkit.fault_proxy", "--moto", "--settings",
-             json.dumps(self.settings)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "devkit.fault_proxy",
+                "--moto",
+                "--settings",
+                json.dumps(self.settings),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         line = self.process.stdout.readline()  # type: ignore[union-attr]
         if not line.startswith("listening on "):
@@ -458,10 +473,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         p.error("give --upstream or --moto")
     proxy = FaultProxy(upstream, port=args.port, **json.loads(args.settings)).start()
     print(f"listening on {proxy.endpoint_url}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         sys.stdin.read()  # until the parent closes our stdin (or goes away)
-    except KeyboardInterrupt:
-        pass
     proxy.stop()
     if moto is not None:
         moto.stop()

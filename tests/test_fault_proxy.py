@@ -94,7 +94,9 @@ def test_fault_rate_is_reproducible_and_outages_open_and_close(
     moto_endpoint: str, unique_name: Callable[[str], str]
 ) -> None:
     def codes() -> list:
-        with FaultProxy(moto_endpoint, seed=3, fault_rate=0.5, faults=["throttle", "server_error"]) as p:
+        with FaultProxy(
+            moto_endpoint, seed=3, fault_rate=0.5, faults=["throttle", "server_error"]
+        ) as p:
             name = unique_name("manifest")
             EventsManifest(p.client(), name).create()
             client = p.client(**NO_RETRIES)

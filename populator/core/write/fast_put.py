@@ -42,8 +42,8 @@ from botocore.exceptions import (
 )
 from botocore.httpsession import get_cert_path
 
-from populator.core.manifest import build_put_request
-from populator.core.write.writer import NEW, PRESENT, UNCHANGED, BotocoreSender, Sender
+from populator.core.manifest import CONDITION_FAILED, NEW, build_put_request, put_outcome
+from populator.core.write.writer import BotocoreSender, Sender
 
 SERVICE = "dynamodb"
 TARGET = "DynamoDB_20120810.PutItem"
@@ -51,7 +51,7 @@ CONTENT_TYPE = "application/x-amz-json-1.0"
 USER_AGENT = f"snowplow-event-manifest-populator fast-put botocore/{botocore.__version__}"
 WRITERS = ("fast", "boto3")
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # botocore's JSON form (ASCII, compact)
-_CONDITIONAL_FAILED = b"ConditionalCheckFailedException"
+_CONDITIONAL_FAILED = CONDITION_FAILED.encode("ascii")
 MAX_HEAD_BYTES = 64 * 1024
 # Reopen connections idle longer than this rather than risk one a NAT or the service dropped
 # silently (the AWS SDK for Java closes idle connections after 60 s by default).
@@ -105,15 +105,12 @@ class FastPutSender:
         request["ReturnValues"] = "ALL_OLD"
         status, headers, data = self.post(_ENCODER.encode(request).encode("ascii"))
         if status == 200:
-            if data == b"{}":
-                return NEW
-            return UNCHANGED if _json(data).get("Attributes") else NEW
-        if (
-            status == 400
-            and _CONDITIONAL_FAILED in data
-            and _error_code(_json(data), status) == "ConditionalCheckFailedException"
-        ):
-            return PRESENT
+            # b"{}" (no old item) is by far the most common answer: skip decoding it.
+            return NEW if data == b"{}" else str(put_outcome(None, _json(data)))
+        if status == 400 and _CONDITIONAL_FAILED in data:  # cheap test before decoding
+            outcome = put_outcome(_error_code(_json(data), status))
+            if outcome is not None:
+                return outcome
         raise _client_error(status, headers, data)
 
     # -- HTTP ------------------------------------------------------------------------------------

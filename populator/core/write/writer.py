@@ -16,13 +16,11 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
-from populator.core.manifest import build_put_request
+from populator.core.manifest import NEW, PRESENT, UNCHANGED, build_put_request, put_outcome
 from populator.core.retry import RetryPolicy, error_code, is_retryable, is_throttle
 from populator.core.write.rate_limit import AdaptiveRateLimiter
 
-NEW = "new"  # no item before
-UNCHANGED = "unchanged"  # the same item was there (a re-run)
-PRESENT = "present"  # another batch's etlTime is stored: a duplicate, left alone
+__all__ = ["NEW", "PRESENT", "UNCHANGED", "BotocoreSender", "WriteFailed", "WriteStats"]
 
 Item = Tuple[str, str, int]  # event_id, fingerprint, etl_time seconds
 Sender = Callable[[str, str, int], str]
@@ -64,10 +62,11 @@ class BotocoreSender:
         try:
             answer = self.client.put_item(ReturnValues="ALL_OLD", **request)
         except Exception as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return PRESENT
-            raise
-        return UNCHANGED if answer.get("Attributes") else NEW
+            outcome = put_outcome(error_code(error))
+            if outcome is None:
+                raise
+            return outcome
+        return str(put_outcome(None, answer))
 
 
 _DONE = object()
