@@ -180,6 +180,11 @@ class FaultProxy:
     def client(self, **config: Any) -> Any:
         return _client(self.endpoint_url, config)
 
+    @staticmethod
+    def client_for(endpoint_url: str, **config: Any) -> Any:
+        """A boto3 DynamoDB client for a running proxy (botocore Config keywords)."""
+        return _client(endpoint_url, config)
+
     # -- control -----------------------------------------------------------------------------
     def configure(self, **changes: Any) -> Dict[str, Any]:
         """Change settings; `outage_seconds=N` starts an outage window of N seconds."""

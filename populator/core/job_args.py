@@ -30,6 +30,9 @@ class JobOptions:
     batches: int = 10
     partitions: Optional[int] = None
     writer: str = "fast"
+    # ---- write budget (writes engineer; see the block at the end of parser()) ----
+    max_write_rate: Optional[float] = None
+    write_share: float = 0.5
 
 
 def _since(text: str) -> datetime:
@@ -104,7 +107,51 @@ def parser() -> argparse.ArgumentParser:
         default="fast",
         help="PutItem path: fast (botocore-signed, a quarter or less of boto3's CPU) or boto3",
     )
+    _add_write_budget_flags(p)
     return p
+
+
+# ---- write budget flags (writes engineer): to be ported into the one flag table ------------
+WRITE_BUDGET_HELP = {
+    "max_write_rate": (
+        "writes/s for the whole backfill, across every task and executor (default: none, "
+        "or --write-share of a provisioned table's write capacity)"
+    ),
+    "write_share": (
+        "fraction of a PROVISIONED table's current write capacity the backfill may use when "
+        "--max-write-rate is not given (default 0.5; on-demand tables get no default cap)"
+    ),
+}
+
+
+def _positive_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of writes/s > 0, got {text!r}")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text!r}")
+    return value
+
+
+def _add_write_budget_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-write-rate", type=_positive_rate, help=WRITE_BUDGET_HELP["max_write_rate"]
+    )
+    p.add_argument(
+        "--write-share", type=_share, default=0.5, help=WRITE_BUDGET_HELP["write_share"]
+    )
+# ---- end of the write budget flags ----------------------------------------------------------
 
 
 def parse_options(argv: List[str]) -> JobOptions:

@@ -46,6 +46,7 @@ class JobContext:
     retry: RetryPolicy = DEFAULT_POLICY
     dynamodb_endpoint_url: Optional[str] = None
     writer: str = "fast"  # fast_put.FastPutSender, or "boto3" for BotocoreSender
+    task_write_rate: Optional[float] = None  # each write task's share of the write budget
 
 
 _clients: Dict[str, Any] = {}
@@ -184,6 +185,7 @@ def write_partition(
         _sender(context, table),
         in_flight=context.in_flight,
         policy=context.retry,
+        max_rate=context.task_write_rate,
     )
     result = stats.as_dict()
     result["expired_skipped"] = expired
