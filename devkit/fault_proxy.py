@@ -37,6 +37,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 FAULT_KINDS: Tuple[str, ...] = ("throttle", "server_error", "drop", "slow")
 WRITE_OPERATIONS = frozenset({"PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem"})
+_COUNTERS = ("faults", "operations", "outcomes", "forwarded")
 _DDB = "com.amazonaws.dynamodb.v20120810#"
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "te"}
 ERRORS: Dict[str, Tuple[int, str, str]] = {
@@ -136,7 +137,7 @@ class FaultProxy:
         self._rng = random.Random(self.settings.seed)
         self._buckets: Dict[str, _Bucket] = {}
         self._arrivals: List[Arrival] = []
-        self._counts: Dict[str, Counter] = {"faults": Counter(), "operations": Counter()}
+        self._counts: Dict[str, Counter] = {k: Counter() for k in _COUNTERS}
         self._connections = 0
         self._server: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -200,13 +201,14 @@ class FaultProxy:
         return asdict(self.settings)
 
     def stats(self) -> Dict[str, Any]:
+        """Counts so far: requests, faults by kind, operations, outcomes, forwarded per op."""
         with self._lock:
-            outcomes = Counter(a.outcome for a in self._arrivals)
             return {
                 "requests": len(self._arrivals),
                 "faults": dict(self._counts["faults"]),
                 "operations": dict(self._counts["operations"]),
-                "outcomes": dict(outcomes),
+                "outcomes": dict(self._counts["outcomes"]),
+                "forwarded": dict(self._counts["forwarded"]),
                 "connections": self._connections,
             }
 
@@ -218,7 +220,7 @@ class FaultProxy:
         """Forget recorded requests and counters (the tables live in moto)."""
         with self._lock:
             self._arrivals.clear()
-            self._counts = {"faults": Counter(), "operations": Counter()}
+            self._counts = {k: Counter() for k in _COUNTERS}
             self._buckets.clear()
 
     # -- the decision, made before forwarding --------------------------------------------------
@@ -245,6 +247,9 @@ class FaultProxy:
                     if not bucket.take(units, now):
                         action = "wcu"
             self._counts["operations"][operation] += 1
+            self._counts["outcomes"][action] += 1
+            if action == "forward":
+                self._counts["forwarded"][operation] += 1
             if action != "forward":
                 self._counts["faults"][action] += 1
             elif delay > s.latency_ms / 1000.0:

@@ -13,19 +13,25 @@ default budget) behind the same limit throttles the pipeline.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from botocore.exceptions import ClientError
 
-from devkit.fault_proxy import Arrival, FaultProxy
+from devkit.fault_proxy import FaultProxy
 from devkit.jobs import dump_table, job_args, storage_config, write_json
+from devkit.pipeline import (
+    BACKFILL_AGENT,
+    PIPELINE_AGENT,
+    Pipeline,
+    busiest_window,
+    puts_by,
+    sustained_rate,
+)
 from devkit.sample_archive import realistic_archive, write_to_dir
-from populator.core.manifest import EventsManifest, build_put_request
+from populator.core.manifest import EventsManifest
 from populator.core.write.budget import (
     Budget,
     TaskPacer,
@@ -38,7 +44,6 @@ from spark_jobs.populate_manifest import main
 CAPACITY = 40
 BUDGET = CAPACITY // 2
 WINDOW = 2.0
-BACKFILL_AGENT = "snowplow-event-manifest-populator"
 
 
 def test_effective_budget_from_describe_table() -> None:
@@ -82,34 +87,6 @@ def test_task_pacer_spaces_requests_across_threads() -> None:
     assert slept == pytest.approx([0.1, 0.2, 0.3, 0.4])  # the first goes at once
 
 
-class Pipeline(threading.Thread):
-    """The live shredder: `rate` conditional writes/s of its own keys, no retries."""
-
-    def __init__(self, endpoint: str, table: str, rate: float) -> None:
-        super().__init__(daemon=True)
-        self.client = FaultProxy.client_for(
-            endpoint, retries={"total_max_attempts": 1}, user_agent_extra="pipeline"
-        )
-        self.table, self.interval = table, 1.0 / rate
-        self.stop = threading.Event()
-        self.sent = self.throttled = 0
-
-    def run(self) -> None:
-        due = time.monotonic()
-        while not self.stop.is_set():
-            now = time.monotonic()
-            if now < due:
-                time.sleep(due - now)
-            due = max(due + self.interval, time.monotonic() - self.interval)  # never catch up
-            request = build_put_request(self.table, f"pipeline-{self.sent}", "FP", 1485388885)
-            self.sent += 1
-            try:
-                self.client.put_item(**request)
-            except ClientError as error:
-                if "Throughput" in error.response["Error"]["Code"]:
-                    self.throttled += 1
-
-
 def backfill_with_pipeline(
     spark: Any, proxy: FaultProxy, tmp_path: Path, table: str, root: str
 ) -> Dict[str, Any]:
@@ -131,20 +108,10 @@ def backfill_with_pipeline(
     return {
         "code": code,
         "report": json.loads(report_path.read_text()),
-        "backfill": [a for a in puts if BACKFILL_AGENT in a.agent],
-        "pipeline": [a for a in puts if "pipeline" in a.agent],
+        "backfill": puts_by(puts, table, BACKFILL_AGENT),
+        "pipeline": puts_by(puts, table, PIPELINE_AGENT),
         "pipeline_throttled": pipeline.throttled,
     }
-
-
-def busiest_window(arrivals: List[Arrival]) -> int:
-    times = sorted(a.at for a in arrivals)
-    most, start = 0, 0
-    for end, t in enumerate(times):
-        while times[start] <= t - WINDOW:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 @pytest.fixture(scope="module")
@@ -175,9 +142,8 @@ def test_the_budget_holds_and_the_pipeline_is_never_throttled(
     assert {k: v[0] for k, v in stored.items()} == sample.expected
     backfill = run["backfill"]
     assert len(backfill) >= 150
-    span = max(a.at for a in backfill) - min(a.at for a in backfill)
-    assert busiest_window(backfill) <= 1.1 * BUDGET * WINDOW
-    assert (len(backfill) - 1) / span >= 0.85 * BUDGET
+    assert busiest_window(backfill, WINDOW) <= 1.1 * BUDGET * WINDOW
+    assert sustained_rate(backfill) >= 0.85 * BUDGET
     assert run["pipeline_throttled"] == 0 and len(run["pipeline"]) > 0
     assert not [a for a in run["pipeline"] if a.outcome != "forward"]
     budget = run["report"]["write_budget"]
