@@ -153,3 +153,18 @@ def test_the_budget_holds_and_the_pipeline_is_never_throttled(
     assert free["code"] == 0
     assert free["report"]["write_budget"]["writes_per_second"] is None
     assert free["pipeline_throttled"] > 0
+
+
+def test_the_budget_flags(capsys) -> None:
+    from populator.core.job_args import parse_options
+
+    base = ["--enriched-archive", "/a", "--storage-config", "/s.json"]
+    options = parse_options(base)
+    assert (options.max_write_rate, options.write_share) == (None, 0.5)
+    options = parse_options([*base, "--max-write-rate", "250", "--write-share", "0.25"])
+    assert (options.max_write_rate, options.write_share) == (250.0, 0.25)
+    for bad in (["--max-write-rate", "0"], ["--max-write-rate", "nan"], ["--write-share", "1.5"]):
+        with pytest.raises(SystemExit) as raised:
+            parse_options([*base, *bad])
+        assert raised.value.code == 2
+    assert "expected" in capsys.readouterr().err
