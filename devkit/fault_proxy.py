@@ -35,7 +35,8 @@ from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-FAULT_KINDS: Tuple[str, ...] = ("throttle", "server_error", "drop", "slow")
+# throttle: ThrottlingException; throughput: ProvisionedThroughputExceededException (both 400)
+FAULT_KINDS: Tuple[str, ...] = ("throttle", "throughput", "server_error", "drop", "slow")
 WRITE_OPERATIONS = frozenset({"PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem"})
 _COUNTERS = ("faults", "operations", "outcomes", "forwarded")
 _DDB = "com.amazonaws.dynamodb.v20120810#"
@@ -278,7 +279,7 @@ class FaultProxy:
 
 
 def _error_answer(kind: str) -> Tuple[int, bytes]:
-    status, code, message = ERRORS["server_error" if kind == "outage" else kind]
+    status, code, message = ERRORS[{"outage": "server_error", "throughput": "wcu"}.get(kind, kind)]
     return status, json.dumps({"__type": code, "message": message}).encode()
 
 
@@ -473,7 +474,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     moto = None
     upstream = args.upstream
     if args.moto:
+        import logging
+
         from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
 
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto.start()

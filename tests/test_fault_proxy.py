@@ -69,6 +69,8 @@ def test_throttle_server_error_drop_and_slow(proxy: FaultProxy, table: str) -> N
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert client.describe_table(TableName=table)["Table"]["ItemCount"] == 0  # reads pass
+    proxy.configure(faults=["throughput"])
+    assert put(client, table, 1) == "ProvisionedThroughputExceededException"
     proxy.configure(faults=["server_error"])
     with pytest.raises(ClientError) as raised:
         client.put_item(**build_put_request(table, EVENT, "FP", 1))
@@ -86,7 +88,8 @@ def test_throttle_server_error_drop_and_slow(proxy: FaultProxy, table: str) -> N
             **build_put_request(table, EVENT, "FP", 1)
         )
     faults = proxy.stats()["faults"]
-    assert (faults["throttle"], faults["server_error"], faults["drop"]) == (1, 1, 1)
+    assert (faults["throttle"], faults["throughput"], faults["server_error"]) == (1, 1, 1)
+    assert faults["drop"] == 1
     assert faults["slow"] == 2
 
 
