@@ -37,6 +37,7 @@ from populator.core.write.budget import (
     TaskPacer,
     concurrent_slots,
     effective_budget,
+    on_demand_warning,
     task_rate,
 )
 from spark_jobs.populate_manifest import main
@@ -58,6 +59,15 @@ def test_effective_budget_from_describe_table() -> None:
     assert effective_budget(on_demand).writes_per_second is None
     assert effective_budget(on_demand, max_write_rate=100).writes_per_second == 100
     assert effective_budget({"ProvisionedThroughput": {"WriteCapacityUnits": 10}}).source
+
+
+def test_on_demand_warning_for_the_launcher() -> None:
+    on_demand = {"BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"}}
+    assert on_demand_warning(on_demand, 20_000) is None
+    assert "40,000" in str(on_demand_warning(on_demand, 20_001))
+    capped = {**on_demand, "OnDemandThroughput": {"MaxWriteRequestUnits": 1000}}
+    assert "--max-write-rate" in str(on_demand_warning(capped, 600))
+    assert on_demand_warning({"BillingModeSummary": {"BillingMode": "PROVISIONED"}}, 1e9) is None
 
 
 def test_slots_and_task_rates() -> None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional
 
 DEFAULT_WRITE_SHARE = 0.5
+DEFAULT_ON_DEMAND_MAX_WRITES = 40_000  # DynamoDB's default per-table write quota
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,26 @@ def effective_budget(
         return Budget(None, "on-demand table; give --max-write-rate to cap it")
     rate = float(wcu) * write_share
     return Budget(rate, f"{write_share:g} x the table's {wcu} provisioned WCU")
+
+
+def on_demand_warning(description: Mapping[str, Any], expected_rate: float) -> Optional[str]:
+    """For the launcher: a warning when an on-demand table would get over half its maximum.
+
+    The maximum is the table's `OnDemandThroughput.MaxWriteRequestUnits` when set (-1 or
+    absent: none set), else DynamoDB's default 40,000 writes/s quota.
+    """
+    billing = (description.get("BillingModeSummary") or {}).get("BillingMode")
+    if billing != "PAY_PER_REQUEST":
+        return None
+    limit = (description.get("OnDemandThroughput") or {}).get("MaxWriteRequestUnits") or -1
+    maximum = float(limit) if limit > 0 else float(DEFAULT_ON_DEMAND_MAX_WRITES)
+    if expected_rate <= maximum / 2:
+        return None
+    return (
+        f"the backfill may write about {expected_rate:,.0f} writes/s, over half of the on-demand "
+        f"table's maximum of {maximum:,.0f}: the live pipeline may be throttled; cap the "
+        "backfill with --max-write-rate"
+    )
 
 
 def concurrent_slots(conf: Mapping[str, str], default_parallelism: int) -> int:
