@@ -13,8 +13,8 @@ import json
 import os
 from typing import Any, Dict, Optional
 
-from devkit.fault_proxy import ProxyProcess
 from devkit.jobs import storage_config
+from devkit.proxy_process import ProxyProcess
 from populator.core.manifest import EventsManifest
 
 TABLE = "manifest"

@@ -7,9 +7,8 @@ refreshed through `get_frozen_credentials()` on every request; its endpoint, reg
 time-outs; SigV4 signing by `botocore.auth.SigV4Auth`; botocore's CA bundle and exception
 types) and does the rest directly: the JSON body is `build_put_request` + `ReturnValues:
 ALL_OLD`, sent over persistent HTTP/1.1 connections (one per concurrent caller, kept in a
-small pool), and the answer is reduced to NEW/UNCHANGED/PRESENT or a `ClientError` shaped
-like botocore's, so `populator.core.retry` classifies it the same way.
-Cluster code: Python 3.9, standard library + botocore only.
+small pool), and the answer is read by `manifest.put_outcome` or becomes a `ClientError` shaped
+like botocore's (classified by `populator.core.retry`). Cluster code: Python 3.9 + botocore.
 """
 
 from __future__ import annotations
@@ -157,11 +156,9 @@ class FastPutSender:
 
     def close(self) -> None:
         """Close the idle connections (connections in use close when their call ends)."""
-        while True:
-            try:
+        with contextlib.suppress(IndexError):  # another thread took the last one
+            while True:
                 self._idle.pop().close()
-            except IndexError:
-                return
 
     def _checkout(self) -> _Connection:
         while True:
