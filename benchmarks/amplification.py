@@ -1,7 +1,7 @@
 """5. Write amplification: DynamoDB write requests per distinct stored key, the real job.
 
 The archive mixes 30 % expired events (runs older than the 180-day TTL), 5 % cross-run and
-1 % in-run duplicates. The job runs twice with a run manifest, against FakeDynamoDB: the first
+1 % in-run duplicates. The job runs twice with a run manifest, against Endpoint: the first
 run should cost exactly one PutItem per stored key; the second, over the same archive, none.
 The original design issued one PutItem per line, duplicates and expired events included:
 its count on the same data is the number of lines. Manifest writes are counted twice,
@@ -16,7 +16,7 @@ import tempfile
 from typing import Any, Callable, Dict
 
 from benchmarks.archives import ArchiveFacts, ArchiveSpec, write_archive
-from benchmarks.endpoint import TABLE, FakeDynamoDB, fresh_table, write_storage_config
+from benchmarks.endpoint import Endpoint, fresh_table, write_storage_config
 from benchmarks.results import Row, Section, fmt, times
 from benchmarks.spark_run import JobRun, Runner, submit
 
@@ -36,7 +36,7 @@ def spec(events: int) -> ArchiveSpec:
     )
 
 
-def _put_items(fake: FakeDynamoDB) -> int:
+def _put_items(fake: Endpoint) -> int:
     return fake.stats()["operations"].get("PutItem", {}).get("total", 0)
 
 
@@ -47,7 +47,7 @@ def run(
     log: Callable[[str], None] = print,
 ) -> Section:
     section = Section(5, "Write amplification (the real job, twice)")
-    with FakeDynamoDB() as fake, tempfile.TemporaryDirectory(dir=workdir, prefix="amp-") as tmp:
+    with Endpoint() as fake, tempfile.TemporaryDirectory(dir=workdir, prefix="amp-") as tmp:
         facts = write_archive(spec(events), os.path.join(tmp, "archive"))
         fresh_table(fake)
         config = write_storage_config(tmp)
@@ -63,7 +63,7 @@ def run(
                 raise RuntimeError(f"the {name} run failed: {jobs[name].report.get('errors')}")
             recorded = len(jobs[name].report["runs"]["recorded"])
             puts[name] = _put_items(fake) - before - recorded
-            stored[name] = fake.stats()["tables"].get(TABLE, 0)
+            stored[name] = fake.stored()
     _describe(section, facts, jobs, puts, stored)
     return section
 

@@ -1,10 +1,11 @@
 """4. Capacity: several partitions against a table that throttles above its write capacity.
 
-FakeDynamoDB enforces a token bucket (about one second of burst, like DynamoDB's burst
-capacity) and answers ProvisionedThroughputExceededException above it. Partitions run as
-concurrent `write_items` calls with the job's defaults (in flight, RetryPolicy, FastPutSender)
-and two pacing policies side by side: the default (AIMD rate limiter + full-jitter backoff)
-and backoff alone. Measured from the endpoint's own counters, polled every 0.25 s:
+The fault proxy in front of moto enforces a token bucket (about one second of burst, like
+DynamoDB's burst capacity) and answers ProvisionedThroughputExceededException above it.
+Partitions run as concurrent `write_items` calls with the job's defaults (in flight,
+RetryPolicy, FastPutSender) and two pacing policies side by side: the default (AIMD rate
+limiter + full-jitter backoff) and backoff alone. Measured from the endpoint's own counters,
+polled every 0.25 s:
 
 - sustained rate: writes/s from the point where 10 % of the items plus one second of
   capacity (the bucket's initial burst) were written, to 90 % of the items (all partitions
@@ -23,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from benchmarks.endpoint import TABLE, FakeDynamoDB, fresh_table
+from benchmarks.endpoint import TABLE, Endpoint, fresh_table
 from benchmarks.results import Row, Section, fmt, percent
 from benchmarks.write_cost import fresh_items
 from populator.core.job_args import DEFAULT_IN_FLIGHT
@@ -75,7 +76,7 @@ class _Counting:
         return self.sender(event_id, fingerprint, etl_time)
 
 
-def _poll(fake: FakeDynamoDB, samples: List[Tuple[float, int, int]], stop: threading.Event):
+def _poll(fake: Endpoint, samples: List[Tuple[float, int, int]], stop: threading.Event):
     while not stop.is_set():
         stats = fake.stats()
         samples.append(
@@ -92,7 +93,7 @@ def _time_at(samples: List[Tuple[float, int, int]], written: float) -> Optional[
     return None
 
 
-def run_one(fake: FakeDynamoDB, scenario: Scenario, adaptive: bool) -> Outcome:
+def run_one(fake: Endpoint, scenario: Scenario, adaptive: bool) -> Outcome:
     fake.configure(write_capacity=None)
     client = fresh_table(fake)
     sender = _Counting(FastPutSender(client, TABLE))
@@ -138,7 +139,7 @@ def run_one(fake: FakeDynamoDB, scenario: Scenario, adaptive: bool) -> Outcome:
     return Outcome(
         stats=total,
         failures=failures,
-        stored=final["tables"].get(TABLE, 0),
+        stored=fake.stored(),
         sustained=sustained,
         overall=total.items / elapsed,
         throttled_per_second=final["outcomes"]["throttled"] / elapsed,
@@ -154,7 +155,7 @@ def run(scenarios: Sequence[Scenario]) -> Section:
         "retries/write | throttled req/s per WCU | worst write (attempts) | last 1 % took |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    with FakeDynamoDB() as fake:
+    with Endpoint() as fake:
         for scenario in scenarios:
             results: Dict[str, Outcome] = {}
             for name, adaptive in (("AIMD + backoff (default)", True), ("backoff only", False)):

@@ -12,7 +12,7 @@ import tempfile
 from typing import Callable, Dict, List, Optional
 
 from benchmarks.archives import ArchiveSpec, write_archive
-from benchmarks.endpoint import FakeDynamoDB, fresh_table, write_storage_config
+from benchmarks.endpoint import Endpoint, fresh_table, write_storage_config
 from benchmarks.proctree import ROLES
 from benchmarks.results import Row, Section, fmt, times
 from benchmarks.spark_run import JobRun, Runner, submit
@@ -37,7 +37,7 @@ def run(
 ) -> Section:
     section = Section(6, "End to end (`inv run_local`'s spark-submit, fast endpoint)")
     runs: Dict[int, JobRun] = {}
-    with FakeDynamoDB() as fake:
+    with Endpoint() as fake:
         for events in sizes:
             with tempfile.TemporaryDirectory(dir=workdir, prefix=f"e2e-{events}-") as scratch:
                 facts = write_archive(_spec(events), os.path.join(scratch, "archive"))
@@ -48,7 +48,7 @@ def run(
                 extra = ["--dynamodb-endpoint-url", fake.endpoint_url]
                 job = runner(facts.root, config, report, extra)
                 stats = fake.stats()
-                stored = stats["tables"].get("manifest", 0)
+                stored = fake.stored()
                 log(f"    endpoint CPU {stats['cpu_seconds']:.1f} s, {stats['requests']} requests")
                 if job.exit_code != 0 or stored != facts.stored_keys:
                     raise RuntimeError(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Dict, List, Sequence
 
-from benchmarks.endpoint import TABLE, FakeDynamoDB, fresh_table
+from benchmarks.endpoint import TABLE, Endpoint, fresh_table
 from benchmarks.results import Row, Section, fmt, percent
 from benchmarks.write_cost import fresh_items, job_context, records
 from populator.core.job_args import DEFAULT_IN_FLIGHT
@@ -47,7 +47,7 @@ def run(
     section = Section(3, f"Latency hiding ({latency_ms:g} ms per request)")
     latency = latency_ms / 1000.0
     rates: Dict[int, List[float]] = {n: [] for n in in_flights}
-    with FakeDynamoDB(latency_ms=latency_ms) as fake:
+    with Endpoint(latency_ms=latency_ms) as fake:
         effective = single_request_latency(fresh_table(fake))
         for _ in range(repeats):
             for in_flight in in_flights:
@@ -59,7 +59,7 @@ def run(
                 [result] = write_partition(records(items), context, TABLE)
                 rates[in_flight].append(result["items"] / (time.perf_counter() - started))
     section.details += [
-        f"One partition (`write_partition`, FastPutSender) against FakeDynamoDB with "
+        f"One partition (`write_partition`, FastPutSender) against Endpoint with "
         f"{latency_ms:g} ms added to every request; CPU bound from benchmark 2: "
         f"{fmt(cpu_bound)} writes/s per core; {repeats} repeats, the median is used. "
         f"One request alone takes {effective * 1000:.1f} ms against this endpoint.",

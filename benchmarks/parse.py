@@ -88,8 +88,8 @@ def run(total_lines: int, distinct: int, rounds: int) -> Section:
     rate = {name: lines_each / sum(values) for name, values in cpu.items()}
     ours, naive, bare = (rate[name] for name in parsers)
     ratios = [n / o for o, n in zip(cpu["populator.core.events.parse_line"], cpu[list(parsers)[1]])]
-    ours = cpu["populator.core.events.parse_line"]
-    bare_ratios = [b / o for o, b in zip(ours, cpu[list(parsers)[2]])]
+    ours_cpu = cpu["populator.core.events.parse_line"]
+    bare_ratios = [b / o for o, b in zip(ours_cpu, cpu[list(parsers)[2]])]
     ratio = ours / naive
     section.rows.append(
         Row(

@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from benchmarks import amplification, capacity, end_to_end, latency, machine, parse, write_cost
+from benchmarks import (
+    amplification,
+    budget,
+    capacity,
+    end_to_end,
+    latency,
+    machine,
+    parse,
+    write_cost,
+)
 from benchmarks.report import render
 from benchmarks.results import Section
 from benchmarks.spark_run import Runner, submit
@@ -38,6 +47,7 @@ class Sizes:
     capacity_scenarios: Tuple[capacity.Scenario, ...]
     amplification_events: int
     end_to_end_events: Tuple[int, ...]
+    budget_events: int = 200
 
 
 FULL = Sizes(
@@ -52,6 +62,7 @@ FULL = Sizes(
     capacity_scenarios=(capacity.Scenario(1000, 4, 3000), capacity.Scenario(100, 8, 150)),
     amplification_events=20_000,
     end_to_end_events=(100_000, 1_000_000),
+    budget_events=600,
 )
 QUICK = Sizes(
     parse_lines=30_000,
@@ -75,9 +86,9 @@ def run_all(
     workdir: str = WORKDIR,
     log: Callable[[str], None] = print,
 ) -> List[Section]:
-    """Run the selected benchmarks (1-6) in order; 3 reuses 2's CPU bound."""
+    """Run the selected benchmarks (1-7) in order; 3 reuses 2's CPU bound."""
     os.makedirs(workdir, exist_ok=True)
-    wanted = set(only or range(1, 7))
+    wanted = set(only or range(1, 8))
     sections: List[Section] = []
     cpu_bound: Optional[float] = None
     steps: Dict[int, Callable[[], Section]] = {
@@ -93,6 +104,7 @@ def run_all(
         4: lambda: capacity.run(sizes.capacity_scenarios),
         5: lambda: amplification.run(sizes.amplification_events, workdir, runner, log),
         6: lambda: end_to_end.run(list(sizes.end_to_end_events), workdir, runner, log),
+        7: lambda: budget.run(sizes.budget_events, workdir, runner, log),
     }
     for number in sorted(wanted):
         started = time.perf_counter()
@@ -115,7 +127,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="markdown file to write")
-    parser.add_argument("--only", help="comma list of benchmark numbers (1-6)")
+    parser.add_argument("--only", help="comma list of benchmark numbers (1-7)")
     args = parser.parse_args(argv)
     only = [int(part) for part in args.only.split(",")] if args.only else None
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")

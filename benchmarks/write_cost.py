@@ -3,7 +3,7 @@
 The job's writer is the executor's real path, `populator.job.partitions.write_partition` (the
 expiry filter, `write_items` with its threads and rate limiter, `FastPutSender`). The
 baseline is what the original did: one synchronous `put_item` per event on a default boto3
-client. Both write fresh keys to FakeDynamoDB in another process, in alternating rounds; CPU
+client. Both write fresh keys to Endpoint in another process, in alternating rounds; CPU
 is `time.process_time()` of this process only (all its threads, none of the endpoint's).
 Two more rows give context: the job's writer with `--writer boto3`, and FastPutSender called
 in a plain loop (no threads).
@@ -17,7 +17,7 @@ from typing import Callable, Dict, Iterator, List, Tuple
 
 import boto3
 
-from benchmarks.endpoint import TABLE, FakeDynamoDB, fresh_table
+from benchmarks.endpoint import TABLE, Endpoint, fresh_table
 from benchmarks.results import Row, Section, fmt, spread, times
 from devkit.jobs import storage_config
 from populator.core.job_args import DEFAULT_IN_FLIGHT
@@ -102,7 +102,7 @@ JOB = "job writer (write_partition, fast)"
 
 def run(writes_per_round: int, rounds: int) -> Section:
     section = Section(2, "Client CPU per conditional write")
-    with FakeDynamoDB() as fake:
+    with Endpoint() as fake:
         client = fresh_table(fake)
         cases: Dict[str, Callable[[List[Item]], None]] = {
             BASELINE: boto3_loop(fake.endpoint_url),
@@ -143,7 +143,7 @@ def run(writes_per_round: int, rounds: int) -> Section:
     )
     section.details += [
         f"{fmt(writes)} conditional writes of new keys per case, {rounds} alternating rounds, "
-        "FakeDynamoDB in its own process, no injected latency.",
+        "Endpoint in its own process, no injected latency.",
         "",
         "| writer | client CPU µs/write | writes/s per core | wall writes/s "
         "| endpoint CPU µs/write |",

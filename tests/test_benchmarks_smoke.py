@@ -117,3 +117,11 @@ def test_the_sampler_finds_a_child_process_and_its_memory() -> None:
     assert classify(["/usr/bin/java", "-cp", "x"]) == "JVM"
     assert classify(["python3", "-m", "pyspark.daemon"]) == "Python workers"
     assert classify(["bash", "spark-class"]) is None
+
+
+@pytest.mark.spark
+def test_benchmark_7_write_budget_with_the_job_in_process(spark, tmp_path: Path) -> None:
+    [section] = run.run_all(
+        TINY, only=[7], runner=in_process(spark), workdir=str(tmp_path), log=lambda _: None
+    )
+    assert len(section.rows) == 2 and section.details

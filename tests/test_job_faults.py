@@ -1,7 +1,7 @@
 """The job against a DynamoDB endpoint that throttles, fails, drops and stalls writes.
 
-The endpoint is our loopback fake (tests/support/fake_dynamodb.py), whose condition semantics
-are checked against moto's in test_fake_dynamodb.py; moto cannot inject faults.
+The endpoint is moto behind devkit.fault_proxy (moto cannot inject faults; the proxy answers
+instead of forwarding when it injects one).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from devkit.fake_dynamodb import FakeDynamoDB
+from devkit.fault_proxy import FaultProxy
 from devkit.figures import record
 from devkit.jobs import dump_table, job_args, storage_config, write_json
 from devkit.sample_archive import realistic_archive, write_to_dir
@@ -34,8 +34,8 @@ def archive(tmp_path_factory) -> tuple:
 
 
 @pytest.fixture
-def fake():
-    with FakeDynamoDB(seed=5) as server:
+def fake(moto_endpoint):
+    with FaultProxy(moto_endpoint, seed=5) as server:
         yield server
 
 
@@ -45,13 +45,14 @@ def client(endpoint: str):
 
 @pytest.mark.parametrize("rate", [0.01, 0.1, 0.5])
 def test_faults_still_end_with_the_complete_correct_table(
-    spark, archive, fake, tmp_path: Path, rate: float
+    spark, archive, fake, tmp_path: Path, rate: float, unique_name
 ) -> None:
     sample, root = archive
+    table = unique_name("manifest")
     ddb = client(fake.endpoint_url)
-    EventsManifest(ddb, "manifest").create()
+    EventsManifest(ddb, table).create()
     fake.configure(fault_rate=rate, faults=["throttle", "server_error", "drop", "slow"], slow_ms=30)
-    config = write_json(tmp_path / "storage.json", storage_config("manifest"))
+    config = write_json(tmp_path / "storage.json", storage_config(table))
     report_path = tmp_path / "report.json"
     args = job_args(
         root, config, "--dynamodb-endpoint-url", fake.endpoint_url, report=str(report_path)
@@ -60,7 +61,7 @@ def test_faults_still_end_with_the_complete_correct_table(
     assert main(args, spark) == 0
 
     fake.configure(fault_rate=0.0)
-    items = {k: v for k, v in dump_table(ddb, "manifest").items() if k[1] != "GLACIER"}
+    items = {k: v for k, v in dump_table(ddb, table).items() if k[1] != "GLACIER"}
     assert items == {k: (v, v + TTL_SECONDS) for k, v in sample.expected.items()}
     report = json.loads(report_path.read_text())
     assert report["writes"]["failed"] == 0
@@ -75,12 +76,13 @@ def test_faults_still_end_with_the_complete_correct_table(
 
 
 def test_a_sustained_outage_fails_the_job_and_records_no_run(
-    spark, archive, fake, tmp_path: Path, capsys
+    spark, archive, fake, tmp_path: Path, capsys, unique_name
 ) -> None:
     _, root = archive
+    table, runs = unique_name("manifest"), unique_name("runs")
     ddb = client(fake.endpoint_url)
-    EventsManifest(ddb, "manifest").create()
-    config = write_json(tmp_path / "storage.json", storage_config("manifest"))
+    EventsManifest(ddb, table).create()
+    config = write_json(tmp_path / "storage.json", storage_config(table))
     report_path = tmp_path / "report.json"
     fake.configure(outage=True)
     args = job_args(
@@ -89,7 +91,7 @@ def test_a_sustained_outage_fails_the_job_and_records_no_run(
         "--dynamodb-endpoint-url",
         fake.endpoint_url,
         "--run-manifest-table",
-        "runs",
+        runs,
         "--retry-attempts",
         "3",
         report=str(report_path),
@@ -100,7 +102,7 @@ def test_a_sustained_outage_fails_the_job_and_records_no_run(
     report = json.loads(report_path.read_text())
     assert report["status"] == "failed"
     assert report["runs"]["recorded"] == []
-    assert RunManifests(ddb, "runs").list() == []
+    assert RunManifests(ddb, runs).list() == []
     assert "failed" in report["errors"][0] and "InternalServerError" in report["errors"][0]
     assert "Events manifest backfill: FAILED" in capsys.readouterr().out
     record("dynamodb outage", faults_injected=fake.stats()["faults"].get("outage", 0))

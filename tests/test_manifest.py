@@ -107,3 +107,20 @@ def test_ttl_disabled_table_is_reported(dynamodb, unique_name) -> None:
     name = unique_name("nottl")
     dynamodb.create_table(**build_create_table_request(name))
     assert EventsManifest(dynamodb, name).ttl_enabled() is False
+
+
+def test_put_outcome_is_the_one_reading_of_an_answer(dynamodb, unique_name) -> None:
+    from populator.core.manifest import NEW, PRESENT, UNCHANGED, put_outcome
+
+    assert put_outcome(None, {}) == NEW
+    assert put_outcome(None, {"Attributes": {"eventId": {"S": "e"}}}) == UNCHANGED
+    assert put_outcome("ConditionalCheckFailedException") == PRESENT
+    assert put_outcome("ProvisionedThroughputExceededException") is None  # the caller raises
+    # And what moto answers reads the same way.
+    table = unique_name("manifest")
+    EventsManifest(dynamodb, table).create()
+    request = build_put_request(table, "e", "f", 1485388885)
+    first = dynamodb.put_item(ReturnValues="ALL_OLD", **request)
+    again = dynamodb.put_item(ReturnValues="ALL_OLD", **request)
+    assert (put_outcome(None, first), put_outcome(None, again)) == (NEW, UNCHANGED)
+    assert EventsManifest(dynamodb, table).put("e", "f", 1485388999) is False

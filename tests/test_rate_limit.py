@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from devkit.fake_dynamodb import FakeDynamoDB
+from devkit.fault_proxy import FaultProxy
 from populator.core.manifest import EventsManifest
 from populator.core.retry import RetryPolicy
 from populator.core.write.fast_put import FastPutSender
@@ -116,16 +116,21 @@ def test_acquire_is_thread_safe() -> None:
     assert len(set(starts)) == 200  # every request got its own slot
 
 
-def test_write_items_adapts_to_a_small_table_without_losing_writes() -> None:
-    with FakeDynamoDB(write_capacity=200) as fake:
+def test_write_items_adapts_to_a_small_table_without_losing_writes(
+    moto_endpoint, unique_name
+) -> None:
+    table = unique_name("manifest")
+    with FaultProxy(moto_endpoint, write_capacity=40) as fake:
         client = fake.client()
-        EventsManifest(client, "manifest").create()
-        sender = FastPutSender(client, "manifest")
-        items = [(str(uuid.uuid4()), "FP", 1485388885) for _ in range(300)]
+        EventsManifest(client, table).create()
+        sender = FastPutSender(client, table)
+        items = [(str(uuid.uuid4()), "FP", 1485388885) for _ in range(150)]
         policy = RetryPolicy(max_attempts=16, base_delay=0.01, max_delay=0.5)
 
         stats = write_items(items, sender, in_flight=16, policy=policy)
 
-        assert stats.items == stats.new == 300 and stats.failed == 0
+        assert stats.items == stats.new == 150 and stats.failed == 0
         assert stats.throttles > 0  # the first second's burst overshoots, then it paces
-        assert fake.stats()["items_written"] == 300
+        puts = [a for a in fake.arrivals() if a.operation == "PutItem"]
+        assert sum(a.outcome == "forward" for a in puts) == 150  # each stored once, none lost
+        assert client.scan(TableName=table, Select="COUNT", ConsistentRead=True)["Count"] == 150

@@ -38,6 +38,9 @@ class JobOptions:
     import_prefix: Optional[str] = None  # staged files (default: beside the archive)
     keep_import_files: bool = False
     import_capacity: Optional[str] = None  # "READ,WRITE": provisioned; else on demand
+    # ---- write budget (writes engineer; see the block at the end of parser()) ----
+    max_write_rate: Optional[float] = None
+    write_share: float = 0.5
 
 
 def _since(text: str) -> datetime:
@@ -124,6 +127,7 @@ def parser() -> argparse.ArgumentParser:
         help="write progress JSON here (path or S3 URI; default: beside an S3 --report)",
     )
     _add_import_flags(p)
+    _add_write_budget_flags(p)
     return p
 
 
@@ -135,6 +139,29 @@ def _seconds(text: str) -> float:
         value = 0.0
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+# ---- write budget flags (writes engineer): to be ported into the one flag table ------------
+WRITE_BUDGET_HELP = {
+    "max_write_rate": (
+        "writes/s for the whole backfill, across every task and executor (default: none, "
+        "or --write-share of a provisioned table's write capacity)"
+    ),
+    "write_share": (
+        "fraction of a PROVISIONED table's current write capacity the backfill may use when "
+        "--max-write-rate is not given (default 0.5; on-demand tables get no default cap)"
+    ),
+}
+
+
+def _positive_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of writes/s > 0, got {text!r}")
     return value
 
 
@@ -173,6 +200,26 @@ def _add_import_flags(p: argparse.ArgumentParser) -> None:
         type=_capacity,
         help="READ,WRITE provisioned capacity of the imported table (default: on demand)",
     )
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text!r}")
+    return value
+
+
+def _add_write_budget_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-write-rate", type=_positive_rate, help=WRITE_BUDGET_HELP["max_write_rate"]
+    )
+    p.add_argument(
+        "--write-share", type=_share, default=0.5, help=WRITE_BUDGET_HELP["write_share"]
+    )
+# ---- end of the write budget flags ----------------------------------------------------------
 
 
 def parse_options(argv: List[str]) -> JobOptions:

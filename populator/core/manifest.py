@@ -7,7 +7,7 @@ Cluster code: Python 3.9; botocore errors are recognised by shape, not imported.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 from populator.core.events import etl_time, ttl
 
@@ -18,6 +18,11 @@ TTL_ATTRIBUTE = "ttl"
 CONDITION = (
     f"(attribute_not_exists({HASH_KEY}) AND attribute_not_exists({RANGE_KEY})) OR {ETL_TIME} = :tst"
 )
+CONDITION_FAILED = "ConditionalCheckFailedException"
+# What a manifest PutItem found (see put_outcome):
+NEW = "new"  # no item before
+UNCHANGED = "unchanged"  # the same item was there (a re-run of the same batch)
+PRESENT = "present"  # another batch's etlTime is stored: a duplicate, left alone
 KEY_SCHEMA = [
     {"AttributeName": HASH_KEY, "KeyType": "HASH"},
     {"AttributeName": RANGE_KEY, "KeyType": "RANGE"},
@@ -48,6 +53,21 @@ def build_put_request(
         "ConditionExpression": CONDITION,
         "ExpressionAttributeValues": {":tst": {"N": seconds}},
     }
+
+
+def put_outcome(
+    error_code: Optional[str] = None, answer: Optional[Mapping[str, Any]] = None
+) -> Optional[str]:
+    """The one reading of a manifest PutItem's answer, for every sender.
+
+    `error_code`: the AWS error code when the call failed, else None; `answer`: the decoded
+    body of a successful call (sent with ReturnValues=ALL_OLD to tell a re-run from a new
+    item). A failed condition is PRESENT; success is UNCHANGED when an old item came back,
+    else NEW. None means the answer is an error the caller must raise (or retry).
+    """
+    if error_code:
+        return PRESENT if error_code == CONDITION_FAILED else None
+    return UNCHANGED if answer and answer.get("Attributes") else NEW
 
 
 def build_create_table_request(
@@ -173,7 +193,7 @@ class EventsManifest:
         try:
             self.client.put_item(**request)
         except Exception as error:
-            if _code(error) == "ConditionalCheckFailedException":
+            if put_outcome(_code(error)) == PRESENT:
                 return False
             raise
         return True

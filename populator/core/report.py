@@ -29,6 +29,14 @@ def new_report() -> Dict[str, Any]:
             "throttles": 0,
             "failed": 0,
         },
+        "write_budget": {
+            "writes_per_second": None,
+            "source": "",
+            "write_tasks": None,
+            "per_task_writes_per_second": None,
+            "achieved_writes_per_second": 0.0,
+            "write_seconds": 0.0,
+        },
         "elapsed_seconds": 0.0,
         "events_per_second": 0.0,
         "errors": [],
@@ -66,6 +74,7 @@ def summary(report: Dict[str, Any]) -> str:
         f"  write requests       {_n(writes['requests'])} "
         f"(retries {_n(writes['retries'])}, throttles {_n(writes['throttles'])}, "
         f"failed {_n(writes['failed'])})",
+        _budget_line(report),
         f"  elapsed              {report['elapsed_seconds']:.1f} s "
         f"({report['events_per_second']:,.0f} events/s)",
     ]
@@ -81,6 +90,18 @@ def summary(report: Dict[str, Any]) -> str:
     for error in report["errors"]:
         lines.append(f"  error: {error}")
     return "\n".join(lines)
+
+
+def _budget_line(report: Dict[str, Any]) -> str:
+    budget = report.get("write_budget") or {}
+    limit = budget.get("writes_per_second")
+    achieved = budget.get("achieved_writes_per_second") or 0.0
+    throttles = _n(report["writes"]["throttles"])
+    text = f"{limit:,.1f} writes/s ({budget.get('source')})" if limit else "none"
+    return (
+        f"  write budget         {text}; achieved {achieved:,.1f} writes/s, "
+        f"throttles {throttles}"
+    )
 
 
 def to_json(report: Dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 THROTTLE_CODES = frozenset(
     {
@@ -57,6 +57,11 @@ class RetryPolicy:
         return full_jitter(attempt, self.base_delay, self.max_delay, rng)
 
 
+def backoff_ceiling(attempt: int, base: float, cap: float, factor: float = 2.0) -> float:
+    """base * factor^attempt, capped at `cap` (never below `base`)."""
+    return min(max(cap, base), base * (factor ** min(attempt, 60)))
+
+
 def full_jitter(
     attempt: int, base: float, cap: float, rng: Optional[random.Random] = None
 ) -> float:
@@ -65,8 +70,26 @@ def full_jitter(
     Full jitter spreads retrying writers apart, which avoids the synchronised retry storms that
     equal-jitter and fixed backoff cause against a throttled table.
     """
-    ceiling = min(cap, base * (2 ** min(attempt, 30)))
-    return (rng or random).uniform(0.0, ceiling)
+    return (rng or random).uniform(0.0, backoff_ceiling(attempt, base, cap))
+
+
+def backoff_delays(
+    base: float,
+    cap: float,
+    factor: float = 2.0,
+    jitter: bool = True,
+    rng: Optional[random.Random] = None,
+) -> Iterator[float]:
+    """The one backoff schedule: base * factor^n for n = 0, 1, ..., capped, full jitter or not.
+
+    Jitter is for many clients contending for one resource (writes, batch reads); a single
+    poller of a slow state (the EMR step waiter) asks for `jitter=False` and exact intervals.
+    """
+    attempt = 0
+    while True:
+        ceiling = backoff_ceiling(attempt, base, cap, factor)
+        yield (rng or random).uniform(0.0, ceiling) if jitter else ceiling
+        attempt += 1
 
 
 def error_code(error: BaseException) -> str:

@@ -21,7 +21,6 @@ runs with ``BatchGetItem`` (100 keys a call); ``list`` returns every recorded ru
 from __future__ import annotations
 
 import collections
-import random
 import time
 from datetime import datetime
 from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
@@ -37,6 +36,7 @@ from populator.core.archive import (
     parse_run_id,
 )
 from populator.core.location import parse_s3_uri
+from populator.core.retry import full_jitter
 
 __all__ = [
     "ADDED_AT_ATTRIBUTE",
@@ -330,7 +330,7 @@ def manifest_contains_many(
                 f"{stalls} times in a row; giving up"
             )
         pending.extendleft(reversed(unprocessed))
-        sleep(random.uniform(0, min(5.0, 0.05 * 2 ** min(retries, 10))))
+        sleep(full_jitter(retries, 0.05, 5.0))
         retries += 1
     return found
 

@@ -10,6 +10,7 @@ Cluster code: Python 3.9.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -23,6 +24,7 @@ from populator.core.report import new_report, summary, to_json
 from populator.core.retry import RetryPolicy
 from populator.core.run_manifests import RunManifests
 from populator.core.storage_config import StorageConfig
+from populator.core.write import budget as write_budget
 from populator.job import importer, sinks
 from populator.job.partitions import (
     COUNT,
@@ -89,11 +91,15 @@ def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -
 
     manifest = EventsManifest(dynamodb, storage.table)
     import_plan = None
+    budget = None
     if options.method == "import":  # the table must not exist yet: the import creates it
         import_plan = importer.plan_import(options, storage.table, storage.region)
         skip_expired = not options.include_expired  # the import enables TTL on `ttl`
     else:
-        manifest.check()
+        description = manifest.check()
+        budget = write_budget.effective_budget(
+            description, options.max_write_rate, options.write_share
+        )
         skip_expired = not options.include_expired and manifest.ttl_enabled()
     run_manifest = None
     if options.run_manifest_table:
@@ -148,14 +154,43 @@ def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -
             log,
         )
     else:
+        context = _apply_budget(spark, budget, context, report, log)
         failed_runs = _process(
             spark, todo, options, context, storage.table, report, run_manifest, log, progress
         )
+        _finish_budget(report)
     report["elapsed_seconds"] = round(time.monotonic() - started, 3)
     elapsed = max(report["elapsed_seconds"], 1e-6)
     report["events_per_second"] = round(report["lines_read"] / elapsed, 1)
     report["status"] = "failed" if (failed_runs or report["errors"]) else "succeeded"
     return report
+
+
+def _apply_budget(
+    spark: Any, budget: write_budget.Budget, context: JobContext, report: Dict[str, Any], log: Log
+) -> JobContext:
+    """Each write task's share of the job's write budget (see core/write/budget.py)."""
+    sc = spark.sparkContext
+    conf = dict(sc.getConf().getAll())
+    tasks = write_budget.concurrent_slots(conf, sc.defaultParallelism)
+    speculation = conf.get("spark.speculation", "false").lower() == "true"
+    rate = write_budget.task_rate(budget, tasks, speculation)
+    report["write_budget"] = write_budget.budget_report(budget, tasks, rate)
+    if rate is None:
+        log(f"populator: {budget.describe()}")
+        return context
+    log(f"populator: {budget.describe()}: {tasks} write task(s) at {rate:.3g} writes/s each")
+    if speculation:
+        log("notice: spark.speculation is on: each write task paces at half its share")
+    return dataclasses.replace(context, task_write_rate=rate)
+
+
+def _finish_budget(report: Dict[str, Any]) -> None:
+    section = report.get("write_budget")
+    if section and section["write_seconds"] > 0:
+        achieved = report["writes"]["requests"] / section["write_seconds"]
+        section["achieved_writes_per_second"] = round(achieved, 1)
+        section["write_seconds"] = round(section["write_seconds"], 3)
 
 
 def _process(
@@ -204,6 +239,8 @@ def _read(
     reduced = None
     if files:
         partitions = options.partitions or max(sc.defaultParallelism, min(len(files), 2000))
+        if context.task_write_rate is not None:  # at least one partition per write task
+            partitions = max(partitions, report["write_budget"]["write_tasks"])
         reduced = (
             sc.parallelize(files, min(len(files), 10000))
             .flatMap(lambda f: read_file(f[0], f[1], f[2], context))
@@ -267,12 +304,16 @@ def _write(
             sc.setJobDescription(
                 f"write batch {number}: runs {batch[0].run_id} .. {batch[-1].run_id}"
             )
+            write_started = time.monotonic()
             try:
-                results = (
-                    reduced.filter(lambda r, ix=frozenset(indexes): is_event(r) and r[1][1] in ix)
-                    .mapPartitions(lambda records: write_partition(records, context, table))
-                    .collect()
+                batch_items = reduced.filter(
+                    lambda r, ix=frozenset(indexes): is_event(r) and r[1][1] in ix
                 )
+                if context.task_write_rate is not None:  # exactly the tasks the budget assumes
+                    batch_items = batch_items.coalesce(report["write_budget"]["write_tasks"])
+                results = batch_items.mapPartitions(
+                    lambda records: write_partition(records, context, table)
+                ).collect()
             except Exception as error:  # Spark gave up on a task after its retries
                 written = False
                 report["errors"].append(
@@ -281,6 +322,8 @@ def _write(
                 )
                 log(f"error: {report['errors'][-1]}")
                 results = []
+            if "write_budget" in report:
+                report["write_budget"]["write_seconds"] += time.monotonic() - write_started
             for result in results:
                 distinct += result["items"] + result["expired_skipped"]
                 report["expired_skipped"] += result["expired_skipped"]

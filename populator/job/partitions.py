@@ -47,6 +47,7 @@ class JobContext:
     dynamodb_endpoint_url: Optional[str] = None
     writer: str = "fast"  # fast_put.FastPutSender, or "boto3" for BotocoreSender
     progress: Optional[Any] = None  # job.progress.ProgressCounters (Spark accumulators)
+    task_write_rate: Optional[float] = None  # each write task's share of the write budget
 
 
 _clients: Dict[str, Any] = {}
@@ -199,6 +200,7 @@ def write_partition(
         _sender(context, table),
         in_flight=context.in_flight,
         policy=context.retry,
+        max_rate=context.task_write_rate,
     )
     result = stats.as_dict()
     result["expired_skipped"] = expired

@@ -7,9 +7,8 @@ refreshed through `get_frozen_credentials()` on every request; its endpoint, reg
 time-outs; SigV4 signing by `botocore.auth.SigV4Auth`; botocore's CA bundle and exception
 types) and does the rest directly: the JSON body is `build_put_request` + `ReturnValues:
 ALL_OLD`, sent over persistent HTTP/1.1 connections (one per concurrent caller, kept in a
-small pool), and the answer is reduced to NEW/UNCHANGED/PRESENT or a `ClientError` shaped
-like botocore's, so `populator.core.retry` classifies it the same way.
-Cluster code: Python 3.9, standard library + botocore only.
+small pool), and the answer is read by `manifest.put_outcome` or becomes a `ClientError` shaped
+like botocore's (classified by `populator.core.retry`). Cluster code: Python 3.9 + botocore.
 """
 
 from __future__ import annotations
@@ -42,8 +41,8 @@ from botocore.exceptions import (
 )
 from botocore.httpsession import get_cert_path
 
-from populator.core.manifest import build_put_request
-from populator.core.write.writer import NEW, PRESENT, UNCHANGED, BotocoreSender, Sender
+from populator.core.manifest import CONDITION_FAILED, NEW, build_put_request, put_outcome
+from populator.core.write.writer import BotocoreSender, Sender
 
 SERVICE = "dynamodb"
 TARGET = "DynamoDB_20120810.PutItem"
@@ -51,7 +50,7 @@ CONTENT_TYPE = "application/x-amz-json-1.0"
 USER_AGENT = f"snowplow-event-manifest-populator fast-put botocore/{botocore.__version__}"
 WRITERS = ("fast", "boto3")
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # botocore's JSON form (ASCII, compact)
-_CONDITIONAL_FAILED = b"ConditionalCheckFailedException"
+_CONDITIONAL_FAILED = CONDITION_FAILED.encode("ascii")
 MAX_HEAD_BYTES = 64 * 1024
 # Reopen connections idle longer than this rather than risk one a NAT or the service dropped
 # silently (the AWS SDK for Java closes idle connections after 60 s by default).
@@ -105,15 +104,12 @@ class FastPutSender:
         request["ReturnValues"] = "ALL_OLD"
         status, headers, data = self.post(_ENCODER.encode(request).encode("ascii"))
         if status == 200:
-            if data == b"{}":
-                return NEW
-            return UNCHANGED if _json(data).get("Attributes") else NEW
-        if (
-            status == 400
-            and _CONDITIONAL_FAILED in data
-            and _error_code(_json(data), status) == "ConditionalCheckFailedException"
-        ):
-            return PRESENT
+            # b"{}" (no old item) is by far the most common answer: skip decoding it.
+            return NEW if data == b"{}" else str(put_outcome(None, _json(data)))
+        if status == 400 and _CONDITIONAL_FAILED in data:  # cheap test before decoding
+            outcome = put_outcome(_error_code(_json(data), status))
+            if outcome is not None:
+                return outcome
         raise _client_error(status, headers, data)
 
     # -- HTTP ------------------------------------------------------------------------------------
@@ -160,11 +156,9 @@ class FastPutSender:
 
     def close(self) -> None:
         """Close the idle connections (connections in use close when their call ends)."""
-        while True:
-            try:
+        with contextlib.suppress(IndexError):  # another thread took the last one
+            while True:
                 self._idle.pop().close()
-            except IndexError:
-                return
 
     def _checkout(self) -> _Connection:
         while True:

@@ -16,13 +16,12 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
-from populator.core.manifest import build_put_request
+from populator.core.manifest import NEW, PRESENT, UNCHANGED, build_put_request, put_outcome
 from populator.core.retry import RetryPolicy, error_code, is_retryable, is_throttle
+from populator.core.write.budget import TaskPacer
 from populator.core.write.rate_limit import AdaptiveRateLimiter
 
-NEW = "new"  # no item before
-UNCHANGED = "unchanged"  # the same item was there (a re-run)
-PRESENT = "present"  # another batch's etlTime is stored: a duplicate, left alone
+__all__ = ["NEW", "PRESENT", "UNCHANGED", "BotocoreSender", "WriteFailed", "WriteStats"]
 
 Item = Tuple[str, str, int]  # event_id, fingerprint, etl_time seconds
 Sender = Callable[[str, str, int], str]
@@ -64,10 +63,11 @@ class BotocoreSender:
         try:
             answer = self.client.put_item(ReturnValues="ALL_OLD", **request)
         except Exception as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return PRESENT
-            raise
-        return UNCHANGED if answer.get("Attributes") else NEW
+            outcome = put_outcome(error_code(error))
+            if outcome is None:
+                raise
+            return outcome
+        return str(put_outcome(None, answer))
 
 
 _DONE = object()
@@ -82,17 +82,21 @@ def write_items(
     sleep: Callable[[float], None] = time.sleep,
     seed: Optional[int] = None,
     adaptive: bool = True,
+    max_rate: Optional[float] = None,
 ) -> WriteStats:
     """Write every item; return the counts, or raise WriteFailed after stopping all threads.
 
     `adaptive` paces this call's requests with an AIMD rate limiter once the table throttles
     (see populator.core.write.rate_limit and BENCHMARKS.md: it keeps throttled requests and
-    retries per write low when many partitions share a small table).
+    retries per write low when many partitions share a small table). `max_rate` caps this
+    call's requests per second, retries included (its share of the job's write budget, see
+    populator.core.write.budget); the AIMD limiter still works beneath it.
     """
     policy = policy or DEFAULT_POLICY
     in_flight = max(1, int(in_flight))
     # Equal additive steps per partition (one write/s per slot each second): fair shares.
     limiter = AdaptiveRateLimiter(increase=in_flight, sleep=sleep) if adaptive else None
+    pacer = TaskPacer(max_rate, sleep=sleep) if max_rate else None
     work: queue.Queue[Any] = queue.Queue(maxsize=in_flight * 4)
     lock = threading.Lock()
     total = WriteStats()
@@ -110,7 +114,9 @@ def write_items(
                 if stop.is_set():
                     continue  # drain so the producer never blocks
                 try:
-                    outcome = _send_with_retries(item, send, policy, sleep, rng, local, limiter)
+                    outcome = _send_with_retries(
+                        item, send, policy, sleep, rng, local, limiter, pacer
+                    )
                 except BaseException as error:
                     local.failed += 1
                     with lock:
@@ -167,11 +173,14 @@ def _send_with_retries(
     rng: random.Random,
     stats: WriteStats,
     limiter: Optional[AdaptiveRateLimiter] = None,
+    pacer: Optional[TaskPacer] = None,
 ) -> str:
     attempt = 0
     while True:
         attempt += 1
         sent = limiter.acquire() if limiter is not None else 0.0
+        if pacer is not None:
+            pacer.acquire()  # last, so the bucket's spacing is the spacing on the wire
         stats.requests += 1
         try:
             outcome = send(*item)

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from populator.core import retry
 from populator.core.errors import EXIT_CANCELLED, EXIT_JOB_FAILED, EXIT_OK, EXIT_STILL_RUNNING
 from populator.launcher.targets.emr.logs import (
     Cause,
@@ -125,10 +126,7 @@ def format_elapsed(seconds: float) -> str:
 
 
 def backoff_delays(first: float, cap: float) -> Iterator[float]:
-    delay = first
-    while True:
-        yield delay
-        delay = min(max(cap, first), delay * BACKOFF)
+    return retry.backoff_delays(first, cap, factor=BACKOFF, jitter=False)
 
 
 def _reason(status: Dict[str, Any]) -> Optional[str]:

@@ -1,0 +1,180 @@
+"""The write budget holds for the whole job, and it is what protects the live pipeline.
+
+Through the fault proxy with a WCU limit (40 writes/s on a table provisioned at 40 WCU, so the
+default --write-share 0.5 gives a budget of 20 writes/s; moto does at most ~150 conditional
+writes/s, far fewer on a loaded machine),
+the real job runs on the session's Spark while a "pipeline" writer puts 20 writes/s (capacity
+minus budget) into the same table. Every PutItem's arrival time is taken at the proxy: the
+backfill never exceeds its budget by more than 10 % in any 2-second window, sustains at least
+85 % of it, and the pipeline is never throttled. The same run on an on-demand table (no
+default budget) behind the same limit throttles the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from devkit.fault_proxy import FaultProxy
+from devkit.jobs import dump_table, job_args, storage_config, write_json
+from devkit.pipeline import (
+    BACKFILL_AGENT,
+    PIPELINE_AGENT,
+    Pipeline,
+    busiest_window,
+    puts_by,
+    sustained_rate,
+)
+from devkit.sample_archive import realistic_archive, write_to_dir
+from populator.core.manifest import EventsManifest
+from populator.core.write.budget import (
+    Budget,
+    TaskPacer,
+    concurrent_slots,
+    effective_budget,
+    on_demand_warning,
+    task_rate,
+)
+from spark_jobs.populate_manifest import main
+
+CAPACITY = 40
+BUDGET = CAPACITY // 2
+WINDOW = 2.0
+
+
+def test_effective_budget_from_describe_table() -> None:
+    provisioned = {
+        "BillingModeSummary": {"BillingMode": "PROVISIONED"},
+        "ProvisionedThroughput": {"WriteCapacityUnits": 60},
+    }
+    on_demand = {"BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"}}
+    assert effective_budget(provisioned).writes_per_second == 30
+    assert effective_budget(provisioned, write_share=0.25).writes_per_second == 15
+    assert effective_budget(provisioned, max_write_rate=7).writes_per_second == 7
+    assert effective_budget(on_demand).writes_per_second is None
+    assert effective_budget(on_demand, max_write_rate=100).writes_per_second == 100
+    assert effective_budget({"ProvisionedThroughput": {"WriteCapacityUnits": 10}}).source
+
+
+def test_on_demand_warning_for_the_launcher() -> None:
+    on_demand = {"BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"}}
+    assert on_demand_warning(on_demand, 20_000) is None
+    assert "40,000" in str(on_demand_warning(on_demand, 20_001))
+    capped = {**on_demand, "OnDemandThroughput": {"MaxWriteRequestUnits": 1000}}
+    assert "--max-write-rate" in str(on_demand_warning(capped, 600))
+    assert on_demand_warning({"BillingModeSummary": {"BillingMode": "PROVISIONED"}}, 1e9) is None
+
+
+def test_slots_and_task_rates() -> None:
+    assert concurrent_slots({"spark.master": "local[3]"}, 8) == 3
+    assert concurrent_slots({"spark.master": "local[*]"}, 8) == 8
+    yarn = {"spark.master": "yarn", "spark.executor.cores": "4"}
+    assert concurrent_slots({**yarn, "spark.executor.instances": "5"}, 2) == 20
+    dynamic = {**yarn, "spark.dynamicAllocation.enabled": "true"}
+    assert concurrent_slots({**dynamic, "spark.dynamicAllocation.maxExecutors": "10"}, 2) == 40
+    assert concurrent_slots(dynamic, 6) == 6
+    budget = Budget(100.0, "test")
+    assert task_rate(budget, 4, speculation=False) == 25
+    assert task_rate(budget, 4, speculation=True) == 12.5  # one speculative copy per task
+    assert task_rate(Budget(None, "on-demand"), 4, False) is None
+
+
+def test_task_pacer_spaces_requests_across_threads() -> None:
+    now = [0.0]
+    slept: List[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    pacer = TaskPacer(10.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        pacer.acquire()
+    assert slept == pytest.approx([0.1, 0.2, 0.3, 0.4])  # the first goes at once
+
+
+def backfill_with_pipeline(
+    spark: Any, proxy: FaultProxy, tmp_path: Path, table: str, root: str
+) -> Dict[str, Any]:
+    proxy.reset()
+    proxy.configure(write_capacity=CAPACITY)
+    pipeline = Pipeline(proxy.endpoint_url, table, CAPACITY - BUDGET)
+    pipeline.start()
+    time.sleep(1.0)  # the pipeline is running when the backfill starts
+    config = write_json(tmp_path / f"{table}.json", storage_config(table))
+    report_path = tmp_path / f"{table}-report.json"
+    # One batch: each batch boundary is a Spark stage start, a pause of the writes that says
+    # nothing about the pacing measured here.
+    args = job_args(root, config, "--dynamodb-endpoint-url", proxy.endpoint_url, "--batches", "1")
+    code = main([*args, "--report", str(report_path)], spark)
+    time.sleep(1.0)
+    pipeline.stop.set()
+    pipeline.join()
+    puts = [a for a in proxy.arrivals() if a.operation == "PutItem" and a.table == table]
+    return {
+        "code": code,
+        "report": json.loads(report_path.read_text()),
+        "backfill": puts_by(puts, table, BACKFILL_AGENT),
+        "pipeline": puts_by(puts, table, PIPELINE_AGENT),
+        "pipeline_throttled": pipeline.throttled,
+    }
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> tuple:
+    sample = realistic_archive(now=datetime.now(timezone.utc), runs=3, events_per_run=80, seed=4)
+    return sample, write_to_dir(sample, str(tmp_path_factory.mktemp("budget-archive")))
+
+
+@pytest.mark.spark
+def test_the_budget_holds_and_the_pipeline_is_never_throttled(
+    spark, moto_endpoint, dynamodb, archive, tmp_path: Path, unique_name
+) -> None:
+    sample, root = archive
+    with FaultProxy(moto_endpoint) as proxy:
+        budgeted, unbudgeted = unique_name("budgeted"), unique_name("on-demand")
+        EventsManifest(proxy.client(), budgeted).create(CAPACITY, CAPACITY)
+        EventsManifest(proxy.client(), unbudgeted).create()
+
+        run = backfill_with_pipeline(spark, proxy, tmp_path, budgeted, root)
+        free = backfill_with_pipeline(spark, proxy, tmp_path, unbudgeted, root)
+
+    assert run["code"] == 0
+    stored = {
+        k: v
+        for k, v in dump_table(dynamodb, budgeted).items()
+        if not k[0].startswith("pipeline-") and k[1] != "GLACIER"
+    }
+    assert {k: v[0] for k, v in stored.items()} == sample.expected
+    backfill = run["backfill"]
+    assert len(backfill) >= 150
+    assert busiest_window(backfill, WINDOW) <= 1.1 * BUDGET * WINDOW
+    assert sustained_rate(backfill) >= 0.85 * BUDGET
+    assert run["pipeline_throttled"] == 0 and len(run["pipeline"]) > 0
+    assert not [a for a in run["pipeline"] if a.outcome != "forward"]
+    budget = run["report"]["write_budget"]
+    assert budget["writes_per_second"] == BUDGET and budget["write_tasks"] == 2
+    assert 0 < budget["achieved_writes_per_second"] <= 1.1 * BUDGET
+
+    assert free["code"] == 0
+    assert free["report"]["write_budget"]["writes_per_second"] is None
+    assert free["pipeline_throttled"] > 0
+
+
+def test_the_budget_flags(capsys) -> None:
+    from populator.core.job_args import parse_options
+
+    base = ["--enriched-archive", "/a", "--storage-config", "/s.json"]
+    options = parse_options(base)
+    assert (options.max_write_rate, options.write_share) == (None, 0.5)
+    options = parse_options([*base, "--max-write-rate", "250", "--write-share", "0.25"])
+    assert (options.max_write_rate, options.write_share) == (250.0, 0.25)
+    for bad in (["--max-write-rate", "0"], ["--max-write-rate", "nan"], ["--write-share", "1.5"]):
+        with pytest.raises(SystemExit) as raised:
+            parse_options([*base, *bad])
+        assert raised.value.code == 2
+    assert "expected" in capsys.readouterr().err
