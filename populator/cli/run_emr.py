@@ -34,6 +34,7 @@ from populator.core.errors import (
     Cancelled,
     JobFailed,
     UserError,
+    aws_user_error,
 )
 from populator.core.location import S3Uri, has_s3_scheme, parse_s3_uri
 from populator.core.retry import error_code
@@ -429,7 +430,7 @@ def run_emr(
         user = _aws_user_error(error)
         if user is None:
             raise
-        result.exit_code = EXIT_BAD_INPUT
+        result.exit_code = getattr(user, "exit_code", EXIT_BAD_INPUT)
         result.error = str(user)
         _emit(result, options)
         raise user from None
@@ -469,19 +470,9 @@ def _interrupted(what: str, options: EmrOptions, live: _Live) -> Cancelled:
 
 def _aws_user_error(error: BaseException) -> Optional[UserError]:
     """AWS refusals (access denied, bad role, unknown instance type) are the user's to fix."""
-    from botocore.exceptions import ClientError, NoCredentialsError, ParamValidationError
-
     if isinstance(error, BundleError):
         return UserError(f"cannot package the job: {error}")
-    if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
-        operation = getattr(error, "operation_name", "an AWS call")
-        return UserError(f"AWS refused {operation}: {info.get('Code')}: {info.get('Message')}")
-    if isinstance(error, ParamValidationError):
-        return UserError(f"AWS would reject the request: {error}")
-    if isinstance(error, NoCredentialsError):
-        return UserError(f"AWS credentials: {error} (use --profile or the standard variables)")
-    return None
+    return aws_user_error(error)  # type: ignore[return-value]  (JobFailed for a 5xx)
 
 
 def _say(options: EmrOptions, message: str) -> None:
