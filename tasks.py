@@ -198,7 +198,9 @@ def list_runs(
         "accept_read_errors": "record runs with unreadable files as processed anyway",
         "no_create_table": "fail instead of creating a missing events-manifest table",
         "driver_memory": "Spark driver memory (default 2g)",
-    }
+        "dry_run": "print the exact spark-submit command; start and create nothing",
+    },
+    auto_shortflags=False,
 )
 def run_local(
     c,
@@ -216,6 +218,7 @@ def run_local(
     accept_read_errors=False,
     no_create_table=False,
     driver_memory="2g",
+    dry_run=False,
 ):
     """Validate like run_emr, then run the populator job on Spark's local master."""
     from populator.cli.common import command
@@ -228,11 +231,12 @@ def run_local(
         run_manifest_table=run_manifest_table,
         report=report,
         bad_rows=bad_rows,
-        in_flight=None if in_flight is None else int(in_flight),
+        in_flight=in_flight,
         include_expired=include_expired,
         endpoint_url=endpoint_url,
         accept_read_errors=accept_read_errors,
         driver_memory=driver_memory,
+        dry_run=dry_run,
     )
     command(run)(enriched_archive, storage_config, resolver, options, not no_create_table)
 
