@@ -5,7 +5,10 @@ Exit codes: 0 success, 1 job failed, 2 bad input, 3 still running at --timeout, 
 
 from invoke import task
 
+from populator.cli import parse_errors
 from populator.cli.positionals import OptionalPositionalTask
+
+parse_errors.install()  # invoke's parse errors (unknown flag, extra word) exit 2
 
 # ---- run_emr / list_runs -------------------------------------------------------------------
 # (owned by populator/cli/run_emr.py and populator/cli/list_runs.py)
@@ -165,16 +168,18 @@ def list_runs(
     """List the archive's runs with sizes, Glacier/TTL/processed marks, and a cost estimate."""
     from populator.cli.common import command
     from populator.cli.list_runs import list_runs as run
+    from populator.core.aws import preflight
 
-    command(run)(
-        enriched_archive,
-        since=since,
-        run_manifest_table=run_manifest_table,
-        json_output=json,
-        write_capacity=write_capacity,
-        region=region,
-        profile=profile,
-    )
+    with preflight():  # a dead or silent endpoint: `cannot reach AWS` in seconds
+        command(run)(
+            enriched_archive,
+            since=since,
+            run_manifest_table=run_manifest_table,
+            json_output=json,
+            write_capacity=write_capacity,
+            region=region,
+            profile=profile,
+        )
 
 # ---- run_local / demo ----------------------------------------------------------------------
 # (owned by populator/cli/run_local.py and populator/cli/demo.py)

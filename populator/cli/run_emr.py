@@ -523,27 +523,28 @@ def _launch(
         eprint(f"dry run: would call EMR {operation} in {where}; nothing was created or uploaded")
         return
 
-    session = aws.session(options.profile, options.region)
-    s3 = session.client("s3", config=aws.client_config())
-    region = options.region or _bucket_region(s3, archive.bucket)
-    result.region = region
+    with aws.preflight():  # checks before any work: seconds, not minutes, on a dead endpoint
+        session = aws.session(options.profile, options.region)
+        s3 = session.client("s3", config=aws.client_config())
+        region = options.region or _bucket_region(s3, archive.bucket)
+        result.region = region
+        checks = aws.session(options.profile, region).client("emr", config=aws.client_config())
+        ensure_manifest_table(storage, options.create_table, profile=options.profile)
+        if options.cluster_id:
+            cluster = check_target_cluster(checks, options.cluster_id)
+            result.log_uri = cluster.get("LogUri")
+            notice(
+                f"adding the step to cluster {options.cluster_id}: its nodes need boto3 for "
+                "python3 (clusters started by run_emr install it in a bootstrap action)"
+            )
+        existing = find_duplicate(
+            checks, storage.table, storage.region, digest, options.cluster_id, options.force
+        )
     session = aws.session(options.profile, region)
     s3 = session.client("s3", config=aws.client_config())
     emr = session.client("emr", config=aws.client_config())
     emr_once = session.client("emr", config=aws.client_config(retries=False))
     live.emr, live.digest = emr, digest
-
-    ensure_manifest_table(storage, options.create_table, profile=options.profile)
-    if options.cluster_id:
-        cluster = check_target_cluster(emr, options.cluster_id)
-        result.log_uri = cluster.get("LogUri")
-        notice(
-            f"adding the step to cluster {options.cluster_id}: its nodes need boto3 for python3 "
-            "(clusters started by run_emr install it in a bootstrap action)"
-        )
-    existing = find_duplicate(
-        emr, storage.table, storage.region, digest, options.cluster_id, options.force
-    )
     if existing is not None:
         submission = existing
         _say(
