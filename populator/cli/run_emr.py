@@ -740,27 +740,38 @@ def _conclude(
                 _say(options, text)
         return
     if outcome.exit_code == EXIT_STILL_RUNNING:
-        cluster, step = submission.cluster_id, submission.step_id
-        again = reattach_command(cluster, step, region, checked.timeout)
-        if submission.started_cluster:
-            stop = f"to stop it instead: aws emr terminate-clusters --cluster-ids {cluster}"
-            left = (
-                f"cluster {cluster} is left running ON PURPOSE: the step is still working, and "
-                "stopping the cluster would throw that work away; it terminates by itself when "
-                f"the step ends ({stop})"
-            )
-        else:
-            left = (
-                f"the step keeps running on cluster {cluster} (to cancel it instead: aws emr "
-                f"cancel-steps --cluster-id {cluster} --step-ids {step})"
-            )
-        eprint(f"timeout: step {step} still running after {took}; it goes on. {left}")
-        eprint(f"Re-attach with: {again}")
-        result.error = f"still running at --timeout; {left}; re-attach with: {again}"
+        _still_running(checked, result, submission, region, took)
         return
     if outcome.exit_code == EXIT_CANCELLED:  # our Ctrl-C/SIGTERM, not a step EMR cancelled
         result.cause = "; ".join(outcome.actions)
         raise Cancelled(" ".join(outcome.actions[1:]) or "cancelled")
+    _failed(result, submission, outcome, took)
+
+
+def _still_running(
+    checked: _Checked, result: Result, submission: Submission, region: str, took: str
+) -> None:
+    cluster, step = submission.cluster_id, submission.step_id
+    again = reattach_command(cluster, step, region, checked.timeout)
+    if submission.started_cluster:
+        stop = f"to stop it instead: aws emr terminate-clusters --cluster-ids {cluster}"
+        left = (
+            f"cluster {cluster} is left running ON PURPOSE: the step is still working, and "
+            "stopping the cluster would throw that work away; it terminates by itself when "
+            f"the step ends ({stop})"
+        )
+    else:
+        left = (
+            f"the step keeps running on cluster {cluster} (to cancel it instead: aws emr "
+            f"cancel-steps --cluster-id {cluster} --step-ids {step})"
+        )
+    eprint(f"timeout: step {step} still running after {took}; it goes on. {left}")
+    eprint(f"Re-attach with: {again}")
+    result.error = f"still running at --timeout; {left}; re-attach with: {again}"
+
+
+def _failed(result: Result, submission: Submission, outcome: Outcome, took: str) -> None:
+    """Explain a failed or never-run step (cause, logs, the job's report) and raise JobFailed."""
     cluster, step = submission.cluster_id, submission.step_id
     reason = outcome.cluster_reason or "no reason given"
     left = _left_running(submission, outcome)
@@ -781,6 +792,27 @@ def _conclude(
             lines.append(f"EMR: {outcome.failure_details}")
         if outcome.cluster_reason:
             lines.append(f"cluster {cluster} {outcome.cluster_state}: {outcome.cluster_reason}")
+    lines += _cause_lines(result, outcome, cluster)
+    if outcome.hint:
+        lines.append(f"what to do: {outcome.hint}")
+    lines.append(left)
+    for line in lines:
+        eprint(line)
+    if start_failed:
+        raise JobFailed(
+            f"EMR cluster {cluster} failed to start ({reason}), so the backfill (step {step}) "
+            f"never ran; {left}. "
+            + (f"What to do: {outcome.hint}. " if outcome.hint else "")
+            + f"Console: {result.console_url}"
+        )
+    raise JobFailed(
+        f"the backfill failed on EMR (step {step} {outcome.state}); "
+        f"see the cause above and {result.console_url}"
+    )
+
+
+def _cause_lines(result: Result, outcome: Outcome, cluster: str) -> List[str]:
+    lines: List[str] = []
     if outcome.cause is not None:
         lines.append(outcome.cause.render())
         result.cause = outcome.cause.text
@@ -800,22 +832,7 @@ def _conclude(
         if found:
             lines.append(f"the job's report ({result.report}) says:")
             lines.extend(f"  {line}" for line in found)
-    if outcome.hint:
-        lines.append(f"what to do: {outcome.hint}")
-    lines.append(left)
-    for line in lines:
-        eprint(line)
-    if start_failed:
-        raise JobFailed(
-            f"EMR cluster {cluster} failed to start ({reason}), so the backfill (step {step}) "
-            f"never ran; {left}. "
-            + (f"What to do: {outcome.hint}. " if outcome.hint else "")
-            + f"Console: {result.console_url}"
-        )
-    raise JobFailed(
-        f"the backfill failed on EMR (step {step} {outcome.state}); "
-        f"see the cause above and {result.console_url}"
-    )
+    return lines
 
 
 def _bucket_region(s3: Any, bucket: str) -> str:
