@@ -41,7 +41,24 @@ def redactor():
     return _redactor
 
 
+MIN_ACCEPTED_SECRET = 8
+_JSON_WORDS = ("true", "false", "null")
+
+
 def protect_secret(secret: str) -> None:
+    """Mask `secret` in all output; refuse one too trivial to mask (`true`, `1234`): it
+    would hide ordinary words and break `--json` without protecting anything."""
+    if isinstance(secret, str) and (
+        len(secret) < MIN_ACCEPTED_SECRET
+        or secret.lower() in _JSON_WORDS
+        or secret.replace(".", "", 1).isdigit()
+    ):
+        raise UserError(
+            f"a secret in the configs (an AWS secretAccessKey or an Iglu apikey) is only "
+            f"{len(secret)} characters long or a bare word/number: that cannot be a real key "
+            "(AWS secret access keys have 40 characters), and it could not be kept out of the "
+            "output; put the real secret in the file"
+        )
     redactor().add(secret)
 
 
