@@ -21,7 +21,7 @@ import json
 import re
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import populator
 from populator.cli.common import eprint, notice
@@ -98,7 +98,7 @@ from populator.launcher.targets.emr.wait import (
     wait_for_step,
 )
 
-__all__ = ["EmrOptions", "Result", "plan_request", "run_emr"]
+__all__ = ["EMR_JOB_FIELDS", "EmrOptions", "Result", "plan_request", "run_emr"]
 
 RELEASE_RE = re.compile(r"^emr-[0-9]+\.[0-9]+\.[0-9]+$")
 INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z0-9]+$")
@@ -146,6 +146,18 @@ class EmrOptions:
     poll_interval: Any = 15
     log_wait: Any = 120
     json: bool = False
+    job_extra: Mapping[str, Any] = field(default_factory=dict)  # further job flags (job_args)
+
+
+# The job flags EmrOptions has fields for; flags added to core.job_args later go in job_extra.
+EMR_JOB_FIELDS = (
+    "since",
+    "run_manifest_table",
+    "bad_rows",
+    "include_expired",
+    "in_flight",
+    "accept_read_errors",
+)
 
 
 @dataclass
@@ -342,6 +354,7 @@ def plan_request(
                 in_flight=checked.in_flight,
                 include_expired=options.include_expired,
                 accept_read_errors=options.accept_read_errors,
+                extra=options.job_extra,
             )
         )
         name = step_name(storage.table, digest)

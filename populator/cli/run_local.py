@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass
-from typing import Any, List, Optional
+from dataclasses import dataclass, field
+from typing import Any, List, Mapping, Optional
 from urllib.parse import urlsplit
 
 from populator.cli.common import Signals, Terminated, eprint, interrupt_name
 from populator.core import aws
 from populator.core.errors import Cancelled, JobFailed, UserError
+from populator.core.job_args import to_argv
 from populator.launcher.inputs import ensure_manifest_table, validate_inputs
 from populator.launcher.targets.local import (
     LocalArgs,
@@ -27,6 +28,7 @@ from populator.launcher.targets.local import (
 )
 
 __all__ = [
+    "LOCAL_JOB_FIELDS",
     "LocalRun",
     "build_local_command",
     "check_local_options",
@@ -57,6 +59,20 @@ class LocalRun:
     driver_memory: str = "2g"
     dry_run: bool = False
     json: bool = False
+    job_extra: Mapping[str, Any] = field(default_factory=dict)  # further job flags (job_args)
+
+
+# The job flags LocalRun has fields for; flags added to core.job_args later go in job_extra.
+LOCAL_JOB_FIELDS = (
+    "since",
+    "run_manifest_table",
+    "report",
+    "bad_rows",
+    "in_flight",
+    "include_expired",
+    "endpoint_url",
+    "accept_read_errors",
+)
 
 
 def check_endpoint_url(url: Optional[str], flag: str = "--endpoint-url") -> None:
@@ -98,24 +114,10 @@ def check_local_options(run: LocalRun) -> Optional[int]:
 
 
 def job_argv(run: LocalRun, in_flight: Optional[int]) -> List[str]:
-    """The job's flags after --enriched-archive/--storage-config."""
-    argv: List[str] = []
-    options = [
-        ("--since", run.since),
-        ("--run-manifest-table", run.run_manifest_table),
-        ("--report", run.report),
-        ("--bad-rows", run.bad_rows),
-        ("--in-flight", None if in_flight is None else str(in_flight)),
-        ("--endpoint-url", run.endpoint_url),
-    ]
-    for flag, value in options:
-        if value is not None:
-            argv += [flag, value]
-    if run.include_expired:
-        argv.append("--include-expired")
-    if run.accept_read_errors:
-        argv.append("--accept-read-errors")
-    return argv
+    """The job's flags after --enriched-archive/--storage-config (core.job_args.to_argv)."""
+    values = {name: getattr(run, name) for name in LOCAL_JOB_FIELDS}
+    values.update(run.job_extra, in_flight=in_flight)
+    return to_argv(values)
 
 
 def build_local_command(archive: str, storage_path: str, run: LocalRun) -> List[str]:

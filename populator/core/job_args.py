@@ -1,35 +1,27 @@
-"""The job's command line. Secrets never travel here: the storage config is read from a file."""
+"""The job's flags, declared once: name, type, default, help and which invoke tasks expose them.
+
+Everything else is derived from `FLAGS`: the job's argparse parser (`parser()`), its options
+object (`JobOptions`), the argv every launcher sends (`to_argv`: the EMR step's arguments and
+the local spark-submit line), and the invoke tasks' options, help and defaults (`task_flags`,
+`task_help`, used by tasks.py through populator.cli.task_options). Adding a flag is one entry
+at the end of `FLAGS` (give it `tasks=(...)` to show it in `inv run_emr` / `inv run_local`).
+
+Secrets never travel here: the storage config is read from a file (or a pipe).
+Cluster code: Python 3.9, standard library only.
+"""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
 from datetime import datetime
-from typing import List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from populator.core.since import parse_since
 from populator.core.write.fast_put import WRITERS
 
 DEFAULT_IN_FLIGHT = 32
-
-
-@dataclass(frozen=True)
-class JobOptions:
-    enriched_archive: str
-    storage_config: str
-    since: Optional[datetime] = None
-    run_manifest_table: Optional[str] = None
-    report: Optional[str] = None
-    bad_rows: Optional[str] = None
-    in_flight: int = DEFAULT_IN_FLIGHT
-    include_expired: bool = False
-    endpoint_url: Optional[str] = None
-    dynamodb_endpoint_url: Optional[str] = None
-    retry_attempts: int = 16
-    accept_read_errors: bool = False
-    batches: int = 10
-    partitions: Optional[int] = None
-    writer: str = "fast"
+BOTH = ("run_emr", "run_local")
 
 
 def _since(text: str) -> datetime:
@@ -49,68 +41,196 @@ def _positive(text: str) -> int:
     return value
 
 
+@dataclass(frozen=True)
+class Flag:
+    """One job flag. `kind`: "text", "bool", "positive" (whole number >= 1), "since", "choice"."""
+
+    name: str  # "--in-flight"
+    help: str  # the job's --help text
+    kind: str = "text"
+    default: Any = None
+    required: bool = False
+    choices: Tuple[str, ...] = ()
+    tasks: Tuple[str, ...] = ()  # invoke tasks that expose it as an option
+    task_help: Optional[str] = None  # what `inv --help TASK` says (default: `help`)
+
+    @property
+    def dest(self) -> str:
+        return self.name[2:].replace("-", "_")
+
+    @property
+    def type(self) -> Optional[Callable[[str], Any]]:
+        return {"positive": _positive, "since": _since}.get(self.kind)
+
+
+FLAGS: Tuple[Flag, ...] = (
+    Flag(
+        "--enriched-archive",
+        "s3://, s3a://, s3n://, file:// or a local dir",
+        required=True,
+    ),
+    Flag("--storage-config", "validated storage config: path or S3 URI", required=True),
+    Flag(
+        "--since",
+        "process runs at or after YYYY-MM-DD[-HH-MM-SS] (UTC)",
+        kind="since",
+        tasks=BOTH,
+        task_help="only runs at or after YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS (UTC)",
+    ),
+    Flag(
+        "--run-manifest-table",
+        "skip runs recorded here; record runs when written",
+        tasks=BOTH,
+        task_help="DynamoDB run-manifest table: skip recorded runs, record new ones",
+    ),
+    Flag(
+        "--report",
+        "write the JSON report to this path or S3 URI",
+        tasks=("run_local",),
+        task_help="also write the JSON report to this path or S3 URI",
+    ),
+    Flag(
+        "--bad-rows",
+        "write malformed lines with their reason under this path or S3 prefix",
+        tasks=BOTH,
+    ),
+    Flag(
+        "--in-flight",
+        "concurrent writes per partition",
+        kind="positive",
+        default=DEFAULT_IN_FLIGHT,
+        tasks=BOTH,
+        task_help="concurrent conditional writes per Spark partition (default 32)",
+    ),
+    Flag(
+        "--endpoint-url",
+        "AWS endpoint for S3 and DynamoDB (else AWS_ENDPOINT_URL)",
+        tasks=("run_local",),
+        task_help="AWS endpoint for S3 and DynamoDB (default: AWS_ENDPOINT_URL)",
+    ),
+    Flag(
+        "--include-expired",
+        "also write items whose ttl has passed",
+        kind="bool",
+        default=False,
+        tasks=BOTH,
+        task_help="also write items whose 180-day ttl has already passed",
+    ),
+    Flag(
+        "--accept-read-errors",
+        "record runs with unreadable files anyway",
+        kind="bool",
+        default=False,
+        tasks=BOTH,
+        task_help="record runs with unreadable files as processed anyway",
+    ),
+    Flag("--dynamodb-endpoint-url", "DynamoDB endpoint only (default: --endpoint-url)"),
+    Flag(
+        "--retry-attempts",
+        "attempts per write before the task fails",
+        kind="positive",
+        default=16,
+    ),
+    Flag(
+        "--batches",
+        "write runs in this many checkpointed batches",
+        kind="positive",
+        default=10,
+    ),
+    Flag("--partitions", "write partitions (default: from the data size)", kind="positive"),
+    Flag(
+        "--writer",
+        "PutItem path: fast (botocore-signed, a quarter or less of boto3's CPU) or boto3",
+        kind="choice",
+        default="fast",
+        choices=tuple(WRITERS),
+    ),
+    # ---- flags added by other parts of the job go below this line, one entry each ----------
+)
+
+_FIELD_TYPES = {"bool": bool, "positive": Optional[int], "since": Optional[datetime]}
+
+
+def _options_class() -> type:
+    required = [(f.dest, str) for f in FLAGS if f.required]
+    optional = [
+        (f.dest, _FIELD_TYPES.get(f.kind, Optional[str]), field(default=f.default))
+        for f in FLAGS
+        if not f.required
+    ]
+    cls = make_dataclass("JobOptions", [*required, *optional], frozen=True)
+    cls.__module__ = __name__
+    cls.__doc__ = "The job's options, one field per entry of FLAGS."
+    return cls
+
+
+JobOptions = _options_class()
+
+
+def flag(dest: str) -> Flag:
+    for entry in FLAGS:
+        if entry.dest == dest:
+            return entry
+    raise KeyError(dest)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="populate_manifest.py",
         description="Back-populate the Snowplow events manifest from the enriched archive.",
     )
-    p.add_argument(
-        "--enriched-archive", required=True, help="s3://, s3a://, s3n://, file:// or a local dir"
-    )
-    p.add_argument(
-        "--storage-config", required=True, help="validated storage config: path or S3 URI"
-    )
-    p.add_argument(
-        "--since", type=_since, help="process runs at or after YYYY-MM-DD[-HH-MM-SS] (UTC)"
-    )
-    p.add_argument("--run-manifest-table", help="skip runs recorded here; record runs when written")
-    p.add_argument("--report", help="write the JSON report to this path or S3 URI")
-    p.add_argument(
-        "--bad-rows", help="write malformed lines with their reason under this path or S3 prefix"
-    )
-    p.add_argument(
-        "--in-flight",
-        type=_positive,
-        default=DEFAULT_IN_FLIGHT,
-        help="concurrent writes per partition",
-    )
-    p.add_argument(
-        "--include-expired", action="store_true", help="also write items whose ttl has passed"
-    )
-    p.add_argument(
-        "--endpoint-url", help="AWS endpoint for S3 and DynamoDB (else AWS_ENDPOINT_URL)"
-    )
-    p.add_argument(
-        "--dynamodb-endpoint-url", help="DynamoDB endpoint only (default: --endpoint-url)"
-    )
-    p.add_argument(
-        "--retry-attempts",
-        type=_positive,
-        default=16,
-        help="attempts per write before the task fails",
-    )
-    p.add_argument(
-        "--accept-read-errors", action="store_true", help="record runs with unreadable files anyway"
-    )
-    p.add_argument(
-        "--batches", type=_positive, default=10, help="write runs in this many checkpointed batches"
-    )
-    p.add_argument(
-        "--partitions", type=_positive, help="write partitions (default: from the data size)"
-    )
-    p.add_argument(
-        "--writer",
-        choices=WRITERS,
-        default="fast",
-        help="PutItem path: fast (botocore-signed, a quarter or less of boto3's CPU) or boto3",
-    )
+    for entry in FLAGS:
+        if entry.kind == "bool":
+            p.add_argument(entry.name, action="store_true", help=entry.help)
+            continue
+        kwargs: Dict[str, Any] = {"help": entry.help, "default": entry.default}
+        if entry.required:
+            kwargs["required"] = True
+        if entry.type is not None:
+            kwargs["type"] = entry.type
+        if entry.choices:
+            kwargs["choices"] = list(entry.choices)
+        p.add_argument(entry.name, **kwargs)
     return p
 
 
-def parse_options(argv: List[str]) -> JobOptions:
-    """Parse argv; argparse exits 2 with a usage message on bad arguments."""
+def parse_options(argv: List[str]) -> Any:
+    """Parse argv into JobOptions; argparse exits 2 with a usage message on bad arguments."""
     return JobOptions(**vars(parser().parse_args(argv)))
 
 
-def dynamodb_endpoint(options: JobOptions) -> Optional[str]:
+def to_argv(values: Mapping[str, Any]) -> List[str]:
+    """The job's command line for `values` (by dest), in FLAGS order. A value that is None,
+    False or missing is left out, so a request (and its digest) only changes when the user
+    asks for something; the job then applies its own default."""
+    unknown = set(values) - {entry.dest for entry in FLAGS}
+    if unknown:
+        raise KeyError(f"not job flags: {sorted(unknown)}")
+    argv: List[str] = []
+    for entry in FLAGS:
+        value = values.get(entry.dest)
+        if value is None or value is False:
+            continue
+        if entry.kind == "bool":
+            argv.append(entry.name)
+        else:
+            argv += [entry.name, str(value)]
+    return argv
+
+
+def task_flags(task: str) -> Sequence[Flag]:
+    """The job flags the invoke task `task` exposes, in FLAGS order."""
+    return [entry for entry in FLAGS if task in entry.tasks]
+
+
+def task_help(task: str) -> Dict[str, str]:
+    return {entry.dest: entry.task_help or entry.help for entry in task_flags(task)}
+
+
+def task_default(entry: Flag) -> Any:
+    """What invoke sees: False for a switch, else None (unset: the job's default applies)."""
+    return False if entry.kind == "bool" else None
+
+
+def dynamodb_endpoint(options: Any) -> Optional[str]:
     return options.dynamodb_endpoint_url or options.endpoint_url
