@@ -148,3 +148,29 @@ def test_java_missing_is_one_clear_line(
     assert "error: Java is not installed" in done.stderr
     assert "openjdk-17-jre-headless" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_interrupting_the_demo_stops_everything(tmp_path: Path, signum: int) -> None:
+    from tests.support.cli import REPO_ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(POPULATOR_IGLU_OFFLINE="1", PYTHONUNBUFFERED="1")
+    demo = subprocess.Popen(
+        [os.sys.executable, "-m", "invoke", "demo", "--directory", str(tmp_path / "demo")],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    running = Running.__new__(Running)  # reuse the tree finder on a bare process
+    running.process, running.out, running.err = demo, [], []
+    tree = _job_tree(running, limit=180)
+    demo.send_signal(signum)
+    out, _ = demo.communicate(timeout=90)
+    assert _wait_gone(tree) == []
+    if signum == signal.SIGTERM:
+        assert demo.returncode == 130, out
+        assert "nothing is left running" in out and "stopped `inv run_local`" in out
