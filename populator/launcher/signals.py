@@ -26,7 +26,7 @@ class Terminated(BaseException):
 
 
 def interrupt_name(interrupt: BaseException) -> str:
-    """"SIGTERM", "SIGHUP" or "Ctrl-C": what the user (or CI) did, for the messages."""
+    """ "SIGTERM", "SIGHUP" or "Ctrl-C": what the user (or CI) did, for the messages."""
     return interrupt.name if isinstance(interrupt, Terminated) else "Ctrl-C"
 
 
