@@ -18,7 +18,6 @@ Re-attach to a submitted step: `--cluster-id J --step-id S` (implies --wait).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from populator.cli.common import eprint, notice
@@ -33,10 +32,9 @@ from populator.core.errors import (
     UserError,
     aws_user_error,
 )
-from populator.core.location import parse_s3_uri
-from populator.core.retry import error_code
-from populator.launcher.bundle import BundleError, build_bundle, upload_artifacts
-from populator.launcher.inputs import ensure_manifest_table, validate_inputs
+from populator.launcher.bundle import BundleError, build_bundle
+from populator.launcher.inputs import validate_inputs
+from populator.launcher.targets.base import Handle
 from populator.launcher.targets.emr.console import (
     console_url,
     describe_step_command,
@@ -47,7 +45,6 @@ from populator.launcher.targets.emr.options import (
     Checked,
     EmrOptions,
     check_options,
-    locations,
 )
 from populator.launcher.targets.emr.plan import plan_request
 from populator.launcher.targets.emr.report import (
@@ -63,32 +60,18 @@ from populator.launcher.targets.emr.request import (
 )
 from populator.launcher.targets.emr.submit import (
     Submission,
-    check_target_cluster,
-    find_duplicate,
-    submit,
 )
+from populator.launcher.targets.emr.target import EmrTarget, Live
 from populator.launcher.targets.emr.wait import (
     SignalsAsExceptions,
     Terminated,
-    Watch,
     cancel_backfill,
     interrupt_name,
-    wait_for_step,
 )
 
 __all__ = ["EMR_JOB_FIELDS", "EmrOptions", "Result", "plan_request", "run_emr"]
 
 # --- the command -----------------------------------------------------------------------------
-
-
-@dataclass
-class _Live:
-    """What an interrupt must know: is something submitted, and through which client."""
-
-    emr: Any = None
-    digest: Optional[str] = None
-    submitting: bool = False
-    submission: Optional[Submission] = None
 
 
 def run_emr(
@@ -101,19 +84,21 @@ def run_emr(
     from invoke.exceptions import Exit
 
     result = Result(dry_run=options.dry_run)
-    live = _Live()
+    target = EmrTarget(lambda message: _say(options, message), eprint, notice)
+    live = target.live
     try:
         with SignalsAsExceptions() as signals:
             try:
                 if options.step_id:
                     positionals = [enriched_archive, storage_config, resolver]
-                    _attach(options, check_options(options), result, positionals, live)
+                    _attach(options, check_options(options), result, positionals, target)
                 else:
-                    _launch(enriched_archive, storage_config, resolver, options, result, live)
+                    _launch(enriched_archive, storage_config, resolver, options, result, target)
             except (KeyboardInterrupt, Terminated) as interrupt:
                 signals.ignore()
                 raise _interrupted(interrupt_name(interrupt), options, live) from None
     except (UserError, JobFailed, Cancelled) as error:
+        result.region = result.region or live.region
         result.exit_code = error.exit_code
         result.error = str(error)
         emit(result, options)
@@ -132,7 +117,7 @@ def run_emr(
     return result.exit_code
 
 
-def _interrupted(what: str, options: EmrOptions, live: _Live) -> Cancelled:
+def _interrupted(what: str, options: EmrOptions, live: Live) -> Cancelled:
     """Ctrl-C/SIGTERM outside the wait loop: never leave a cluster running without saying so."""
     submission = live.submission
     if submission is None and live.submitting:
@@ -173,82 +158,39 @@ def _launch(
     resolver: Optional[str],
     options: EmrOptions,
     result: Result,
-    live: _Live,
+    target: EmrTarget,
 ) -> None:
     inputs = validate_inputs(
         enriched_archive, storage_config, resolver, options.since, local_archive_ok=False
     )
-    checked = check_options(options)
+    check_options(options)
     bundle = build_bundle(inputs.storage, include_job=options.jar is None)
-    storage = inputs.storage
-    operation, request, digest, log_uri, report = plan_request(inputs, options, checked, bundle)
-    archive = parse_s3_uri(inputs.archive)
-    _, assets = locations(archive, checked)
-    artifacts = [
-        a for a in bundle.artifacts() if not (options.cluster_id and a.role == "bootstrap")
-    ]
-    result.operation, result.request_digest, result.report = operation, digest, report
-    result.log_uri = None if options.cluster_id else log_uri
+    plan = target.plan(inputs, bundle, options)
+    assets = plan.extra["assets"]
+    result.operation, result.request_digest = plan.operation, plan.digest
+    result.report, result.log_uri = plan.report_uri, plan.extra["log_uri"]
     result.uploads = [
         {"role": a.role, "uri": a.uri(assets), "bytes": len(a.body), "sha256": a.sha256}
-        for a in artifacts
+        for a in plan.uploads
     ]
     if options.dry_run:
         result.region = options.region
-        shown = redact_request(request, storage.secrets())
+        shown = redact_request(plan.request, inputs.storage.secrets())
         result.request = shown
         if not options.json:
             print(json.dumps(shown, indent=2), flush=True)
         where = options.region or "the archive bucket's region"
         for upload in result.uploads:
             eprint(f"dry run: would upload {upload['role']} to {upload['uri']}")
-        eprint(f"dry run: would call EMR {operation} in {where}; nothing was created or uploaded")
+        eprint(
+            f"dry run: would call EMR {plan.operation} in {where}; nothing was created or uploaded"
+        )
         return
-
-    with aws.preflight():  # checks before any work: seconds, not minutes, on a dead endpoint
-        session = aws.session(options.profile, options.region)
-        s3 = session.client("s3", config=aws.client_config())
-        region = options.region or _bucket_region(s3, archive.bucket)
-        result.region = region
-        checks = aws.session(options.profile, region).client("emr", config=aws.client_config())
-        ensure_manifest_table(storage, options.create_table, profile=options.profile)
-        if options.cluster_id:
-            cluster = check_target_cluster(checks, options.cluster_id)
-            result.log_uri = cluster.get("LogUri")
-            notice(
-                f"adding the step to cluster {options.cluster_id}: its nodes need boto3 for "
-                "python3 (clusters started by run_emr install it in a bootstrap action)"
-            )
-        existing = find_duplicate(
-            checks, storage.table, storage.region, digest, options.cluster_id, options.force
-        )
-    session = aws.session(options.profile, region)
-    s3 = session.client("s3", config=aws.client_config())
-    emr = session.client("emr", config=aws.client_config())
-    emr_once = session.client("emr", config=aws.client_config(retries=False))
-    live.emr, live.digest = emr, digest
-    if existing is not None:
-        submission = existing
-        _say(
-            options,
-            f"this exact backfill is already running: cluster {submission.cluster_id}, "
-            f"step {submission.step_id}; not submitting it again",
-        )
-    else:
-        uploads = upload_artifacts(s3, assets, artifacts, options.kms_key_id, log=eprint)
-        for entry, upload in zip(result.uploads, uploads):
-            entry["uploaded"] = upload.uploaded
-        live.submitting = True
-        submission = submit(emr, emr_once, request, storage.table, storage.region, digest)
-        live.submission = submission
-        started = "started EMR cluster" if submission.started_cluster else "added a step to cluster"
-        _say(
-            options,
-            f"{started} {submission.cluster_id} in {region}: step {submission.step_id} "
-            f"backfills DynamoDB table '{storage.table}'",
-        )
-    live.submission = submission
-    _follow(options, checked, result, submission, region, s3, emr)
+    handle = target.submit(plan)
+    result.region, result.log_uri = handle.region, handle.extra["log_uri"]
+    for entry, uploaded in zip(result.uploads, handle.extra["uploaded"]):
+        entry["uploaded"] = uploaded
+    _follow(options, plan.extra["checked"], result, handle, target)
 
 
 def _attach(
@@ -256,7 +198,7 @@ def _attach(
     checked: Checked,
     result: Result,
     positionals: Sequence[Optional[str]],
-    live: _Live,
+    target: EmrTarget,
 ) -> None:
     """`--cluster-id J --step-id S`: wait on a step submitted earlier (no new submission)."""
     if any(positionals):
@@ -285,20 +227,20 @@ def _attach(
     result.region, result.log_uri = region, cluster.get("LogUri")
     result.request_digest = tags.get(TAG_DIGEST)
     submission = Submission(cluster_id, step_id, started_cluster=owned, reused=True)
-    live.emr, live.submission = emr, submission
-    _follow(options, checked, result, submission, region, s3, emr, force_wait=True)
+    handle = target.handle(submission, region, emr, s3, result.log_uri, result.report)
+    _follow(options, checked, result, handle, target, force_wait=True)
 
 
 def _follow(
     options: EmrOptions,
     checked: Checked,
     result: Result,
-    submission: Submission,
-    region: str,
-    s3: Any,
-    emr: Any,
+    handle: Handle,
+    target: EmrTarget,
     force_wait: bool = False,
 ) -> None:
+    submission: Submission = handle.extra["submission"]
+    region = str(handle.region)
     result.cluster_id, result.step_id = submission.cluster_id, submission.step_id
     result.started_cluster, result.reused = submission.started_cluster, submission.reused
     result.console_url = console_url(submission.cluster_id, region)
@@ -326,23 +268,12 @@ def _follow(
             else "Ctrl-C cancels the step)"
         )
     )
-    outcome = wait_for_step(
-        Watch(
-            emr=emr,
-            cluster_id=submission.cluster_id,
-            step_id=submission.step_id,
-            owned=submission.started_cluster,
-            s3=s3,
-            log_uri=result.log_uri,
-            timeout=checked.timeout,
-            poll_interval=checked.poll_interval,
-            log_wait=checked.log_wait,
-            log=eprint,
-        )
-    )
+    handle.extra["log_uri"] = result.log_uri
+    watched = target.watch(handle, checked.timeout, eprint, checked.poll_interval, checked.log_wait)
+    outcome = watched.details["emr"]
     # By exit code, not state: a step EMR (or someone else) CANCELLED is a failure to explain.
     if outcome.exit_code not in (EXIT_STILL_RUNNING, EXIT_CANCELLED) and not outcome.never_ran:
-        _read_report(options, result, emr, s3, submission)
+        _read_report(options, result, handle.extra["emr"], handle.extra["s3"], submission)
     _conclude(options, checked, result, submission, region, outcome)
 
 
@@ -370,19 +301,3 @@ def _read_report(
         return None
     result.job_report = fetched.report
     return fetched
-
-
-def _bucket_region(s3: Any, bucket: str) -> str:
-    """The archive bucket's region (GetBucketLocation: None means us-east-1, EU eu-west-1)."""
-    try:
-        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
-    except Exception as error:
-        code = error_code(error)
-        if code == "NoSuchBucket":
-            raise UserError(f"ENRICHED_ARCHIVE: bucket '{bucket}' does not exist") from None
-        if code in ("AccessDenied", "AllAccessDisabled"):
-            raise UserError(
-                f"cannot read the region of bucket '{bucket}' ({code}): give --region"
-            ) from None
-        raise
-    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
