@@ -197,6 +197,7 @@ def list_runs(
             "no_create_table": "fail instead of creating a missing events-manifest table",
             "driver_memory": "Spark driver memory (default 2g)",
             "dry_run": "print the exact spark-submit command; start and create nothing",
+            "json": "print one JSON result object on stdout (state, exit code, cause, ids)",
         },
     ),
     auto_shortflags=False,
@@ -211,6 +212,7 @@ def run_local(
     no_create_table=False,
     driver_memory="2g",
     dry_run=False,
+    json=False,
     **flags,
 ):
     """Validate like run_emr, then run the populator job on Spark's local master."""
@@ -220,7 +222,12 @@ def run_local(
 
     known, extra = split(flags, LOCAL_JOB_FIELDS)
     options = LocalRun(
-        master=master, driver_memory=driver_memory, dry_run=dry_run, job_extra=extra, **known
+        master=master,
+        driver_memory=driver_memory,
+        dry_run=dry_run,
+        json=json,
+        job_extra=extra,
+        **known,
     )
     command(run)(enriched_archive, storage_config, resolver, options, not no_create_table)
 

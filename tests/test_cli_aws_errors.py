@@ -151,3 +151,35 @@ def test_invoke_parse_errors_exit_2(args: List[str]) -> None:
     ran = run(args[0], args[1:], "http://127.0.0.1:9")
     assert ran.code == 2, ran.err
     assert ran.err.startswith("error: "), ran.err
+
+
+NEUTRAL = {"target", "state", "exit_code", "cause", "elapsed_seconds", "ids", "error", "dry_run"}
+
+
+def test_run_local_json_is_one_target_neutral_object(local: Dict[str, str]) -> None:
+    import json
+
+    args = [local["archive"], local["storage"], local["resolver"], "--json"]
+    dry = run("run_local", [*args, "--dry-run", "--in-flight", "4"], "http://127.0.0.1:9")
+    assert dry.code == 0, dry.err
+    shown = json.loads(dry.out)
+    assert set(shown) >= NEUTRAL and shown["target"] == "local"
+    argv = shown["request"]["argv"]
+    assert argv[argv.index("--in-flight") + 1] == "4"
+    with refusing_endpoint(403, "AccessDenied", "No.") as endpoint:
+        refused = run("run_local", args, endpoint)
+    assert refused.code == 2
+    failed = json.loads(refused.out)
+    assert failed["exit_code"] == 2 and "AWS refused DescribeTable" in failed["error"]
+
+
+def test_run_emr_json_has_the_neutral_fields(local: Dict[str, str]) -> None:
+    import json
+
+    ran = run(
+        "run_emr",
+        ["s3://my-archive/enriched/", local["storage"], local["resolver"], "--dry-run", "--json"],
+        "http://127.0.0.1:9",
+    )
+    assert ran.code == 0, ran.err
+    assert set(json.loads(ran.out)) >= NEUTRAL

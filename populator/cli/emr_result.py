@@ -57,6 +57,9 @@ class Result:
     request: Optional[Dict[str, Any]] = None
     uploads: List[Dict[str, Any]] = field(default_factory=list)
     job_report: Optional[Dict[str, Any]] = None  # the job's JSON report, read back after --wait
+    # target-neutral (the same keys in every target's --json): where it ran, and its ids
+    target: str = "emr"
+    ids: Dict[str, str] = field(default_factory=dict)
 
 
 def _say(options: EmrOptions, message: str) -> None:

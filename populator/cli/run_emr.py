@@ -242,6 +242,7 @@ def _follow(
     submission: Submission = handle.extra["submission"]
     region = str(handle.region)
     result.cluster_id, result.step_id = submission.cluster_id, submission.step_id
+    result.ids = dict(handle.ids)
     result.started_cluster, result.reused = submission.started_cluster, submission.reused
     result.console_url = console_url(submission.cluster_id, region)
     result.state = "SUBMITTED"

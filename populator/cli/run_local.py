@@ -11,10 +11,10 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import urlsplit
 
-from populator.cli.common import Signals, Terminated, eprint, interrupt_name
+from populator.cli.common import Signals, Terminated, as_user_error, eprint, interrupt_name
 from populator.core import aws
 from populator.core.errors import Cancelled, JobFailed, UserError
 from populator.core.job_args import to_argv
@@ -135,29 +135,74 @@ def run_local(
     run: LocalRun,
     create_table: bool = True,
 ) -> int:
+    """The task body; with --json, one target-neutral result object on stdout, whatever
+    happened (the job's own output goes to stderr then)."""
+    result: Dict[str, Any] = {
+        "target": "local",
+        "state": None,
+        "exit_code": 0,
+        "cause": None,
+        "elapsed_seconds": None,
+        "ids": {},
+        "error": None,
+        "dry_run": run.dry_run,
+        "operation": "spark-submit",
+        "request": None,
+        "report": run.report,
+    }
+    try:
+        return _run_local(enriched_archive, storage_config, resolver, run, create_table, result)
+    except (UserError, JobFailed, Cancelled) as error:
+        result.update(exit_code=error.exit_code, error=str(error))
+        raise
+    except Exception as error:
+        user = as_user_error(error)
+        if user is not None:
+            result.update(exit_code=getattr(user, "exit_code", 2), error=str(user))
+        raise
+    finally:
+        if run.json:
+            print(json.dumps(result, sort_keys=True), flush=True)
+
+
+def _run_local(
+    enriched_archive: Optional[str],
+    storage_config: Optional[str],
+    resolver: Optional[str],
+    run: LocalRun,
+    create_table: bool,
+    result: Dict[str, Any],
+) -> int:
     in_flight = check_local_options(run)
     with aws.preflight():
         inputs = validate_inputs(enriched_archive, storage_config, resolver, run.since)
         target = LocalTarget()
-        args = LocalArgs(run.master, run.driver_memory, job_argv(run, in_flight), run.report)
+        args = LocalArgs(
+            run.master, run.driver_memory, job_argv(run, in_flight), run.report, run.json
+        )
         plan = target.plan(inputs, None, args)
         if run.dry_run:
-            print(json.dumps(plan.request, indent=2), flush=True)
+            result.update(request=plan.request, state="DRY_RUN")
+            if not run.json:
+                print(json.dumps(plan.request, indent=2), flush=True)
             eprint("dry run: would run the job with spark-submit; nothing was started")
             return 0
         ensure_manifest_table(inputs.storage, create_table, endpoint_url=run.endpoint_url)
     eprint(f"populator: running the job on Spark {run.master} (Ctrl-C stops it)")
     with Signals() as signals:
         handle = target.submit(plan)
+        result.update(ids=dict(handle.ids), state="RUNNING")
         try:
             outcome = target.watch(handle, None, eprint)
         except BaseException as interrupt:  # Ctrl-C, SIGTERM, SIGHUP, or our own failure
             signals.ignore()
             actions = target.cancel(handle, interrupt_name(interrupt), eprint)
+            result.update(state="CANCELLED", cause="; ".join(actions))
             if isinstance(interrupt, (KeyboardInterrupt, Terminated)):
                 raise Cancelled("; ".join(actions)) from None
             raise
     code = outcome.exit_code
+    result.update(state=outcome.state, elapsed_seconds=round(outcome.elapsed, 1))
     if code == 2:
         raise UserError("the job refused its input (exit 2); see the message above")
     if code != 0:

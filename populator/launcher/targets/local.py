@@ -55,6 +55,7 @@ class LocalArgs:
     driver_memory: str
     job_argv: Sequence[str]  # the job's flags, without --enriched-archive/--storage-config
     report: Optional[str] = None
+    quiet_stdout: bool = False  # --json: the job's stdout goes to stderr, stdout stays ours
 
 
 def spark_submit_path() -> str:
@@ -196,7 +197,12 @@ class LocalTarget:
             request={"argv": argv},
             digest="",
             report_uri=args.report,
-            extra={"storage_pipe": pipe, "storage": inputs.storage, "master": args.master},
+            extra={
+                "storage_pipe": pipe,
+                "storage": inputs.storage,
+                "master": args.master,
+                "quiet_stdout": args.quiet_stdout,
+            },
         )
 
     def submit(self, plan: Plan) -> Handle:
@@ -212,6 +218,7 @@ class LocalTarget:
                 plan.request["argv"],
                 env={**job_environment(), "POPULATOR_DIE_WITH_PARENT": "1"},
                 start_new_session=True,
+                stdout=sys.stderr.fileno() if plan.extra.get("quiet_stdout") else None,
                 stderr=subprocess.PIPE,
                 preexec_fn=die_with_parent,
             )
