@@ -5,7 +5,11 @@ Exit codes: 0 success, 1 job failed, 2 bad input, 3 still running at --timeout, 
 
 from invoke import task
 
+from populator.cli import parse_errors
 from populator.cli.positionals import OptionalPositionalTask
+from populator.cli.task_options import help_for, job_flags, split
+
+parse_errors.install()  # invoke's parse errors (unknown flag, extra word) exit 2
 
 # ---- run_emr / list_runs -------------------------------------------------------------------
 # (owned by populator/cli/run_emr.py and populator/cli/list_runs.py)
@@ -16,61 +20,59 @@ from populator.cli.positionals import OptionalPositionalTask
     positional=["enriched_archive", "storage_config", "resolver"],
     iterable=["tag"],
     auto_shortflags=False,
-    help={
-        "enriched_archive": "archive to read: s3://bucket/prefix/ (s3a://, s3n:// accepted)",
-        "storage_config": "DynamoDB storage config (self-describing JSON, Iglu-validated)",
-        "resolver": "Iglu resolver config (self-describing JSON)",
-        "since": "only runs at or after YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS (UTC)",
-        "run_manifest_table": "DynamoDB run-manifest table: skip recorded runs, record new ones",
-        "region": "AWS region for EMR (default: the archive bucket's region)",
-        "profile": "AWS profile for EMR and S3 (default: the standard credential chain)",
-        "log_path": "S3 folder for EMR logs (default s3://<archive-bucket>/populator/logs/)",
-        "assets": "S3 folder for uploads (default: populator-assets/ beside --log-path, else "
-        "s3://<archive-bucket>/populator/assets/)",
-        "kms_key_id": "KMS key for the uploaded storage config (default: SSE-S3, AES256)",
-        "bad_rows": "job: write malformed lines with their reason under this S3 prefix",
-        "include_expired": "job: also write items whose 180-day ttl has already passed",
-        "in_flight": "job: concurrent conditional writes per Spark partition (default 32)",
-        "accept_read_errors": "job: record runs with unreadable files as processed anyway",
-        "jar": "S3 URI of a custom job artifact (.py or .jar) to run instead of ours",
-        "release_label": "EMR release (default emr-7.12.0)",
-        "instance_type": "EC2 instance type of every node (default m5.xlarge)",
-        "instance_count": "nodes: 1 master + N-1 core (default 3)",
-        "subnet_id": "EC2 subnet to start the cluster in (default: EMR's choice)",
-        "ec2_keyname": "EC2 key pair for SSH to the nodes",
-        "service_role": "EMR service role (default EMR_DefaultRole)",
-        "instance_profile": "EC2 instance profile of the nodes (default EMR_EC2_DefaultRole)",
-        "idle_timeout": "terminate the cluster after this many idle seconds (default 3600)",
-        "tag": "extra cluster tag KEY=VALUE (repeatable)",
-        "cluster_id": "add the step to this running cluster instead of starting one",
-        "step_id": "with --cluster-id: re-attach to this submitted step and wait for it",
-        "no_create_table": "fail instead of creating a missing events-manifest table",
-        "force": "start even if another backfill of the same table is active",
-        "dry_run": "print the exact EMR request (secrets redacted); create and upload nothing",
-        "wait": "follow the step to its end; exit 0 done, 1 failed (cause shown), 130 Ctrl-C",
-        "timeout": "with --wait: stop waiting after SECONDS, exit 3 (the step goes on)",
-        "poll_interval": "with --wait: first poll interval in seconds, backing off to 60 "
-        "(default 15)",
-        "log_wait": "with --wait: seconds to wait for a failed step's logs (default 120)",
-        "json": "print one JSON result object on stdout (cluster, step, state, exit code, cause)",
-    },
+    help=help_for(
+        "run_emr",
+        prefix="job: ",
+        own={
+            "since": "only runs at or after YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS (UTC)",
+            "run_manifest_table": "DynamoDB run-manifest table: skip recorded runs, record new "
+            "ones",
+            "enriched_archive": "archive to read: s3://bucket/prefix/ (s3a://, s3n:// accepted)",
+            "storage_config": "DynamoDB storage config (self-describing JSON, Iglu-validated)",
+            "resolver": "Iglu resolver config (self-describing JSON)",
+            "region": "AWS region for EMR (default: the archive bucket's region)",
+            "profile": "AWS profile for EMR and S3 (default: the standard credential chain)",
+            "log_path": "S3 folder for EMR logs (default s3://<archive-bucket>/populator/logs/)",
+            "assets": "S3 folder for uploads (default: populator-assets/ beside --log-path, else "
+            "s3://<archive-bucket>/populator/assets/)",
+            "kms_key_id": "KMS key for the uploaded storage config (default: SSE-S3, AES256)",
+            "bad_rows": "job: write malformed lines with their reason under this S3 prefix",
+            "jar": "S3 URI of a custom job artifact (.py or .jar) to run instead of ours",
+            "release_label": "EMR release (default emr-7.12.0)",
+            "instance_type": "EC2 instance type of every node (default m5.xlarge)",
+            "instance_count": "nodes: 1 master + N-1 core (default 3)",
+            "subnet_id": "EC2 subnet to start the cluster in (default: EMR's choice)",
+            "ec2_keyname": "EC2 key pair for SSH to the nodes",
+            "service_role": "EMR service role (default EMR_DefaultRole)",
+            "instance_profile": "EC2 instance profile of the nodes (default EMR_EC2_DefaultRole)",
+            "idle_timeout": "terminate the cluster after this many idle seconds (default 3600)",
+            "tag": "extra cluster tag KEY=VALUE (repeatable)",
+            "cluster_id": "add the step to this running cluster instead of starting one",
+            "step_id": "with --cluster-id: re-attach to this submitted step and wait for it",
+            "no_create_table": "fail instead of creating a missing events-manifest table",
+            "force": "start even if another backfill of the same table is active",
+            "dry_run": "print the exact EMR request (secrets redacted); create and upload nothing",
+            "wait": "follow the step to its end; exit 0 done, 1 failed (cause shown), 130 Ctrl-C",
+            "timeout": "with --wait: stop waiting after SECONDS, exit 3 (the step goes on)",
+            "poll_interval": "with --wait: first poll interval in seconds, backing off to 60 "
+            "(default 15)",
+            "log_wait": "with --wait: seconds to wait for a failed step's logs (default 120)",
+            "json": "print one JSON result object on stdout (cluster, step, state, exit code, "
+            "cause)",
+        },
+    ),
 )
+@job_flags("run_emr")
 def run_emr(
     c,
     enriched_archive=None,
     storage_config=None,
     resolver=None,
-    since=None,
-    run_manifest_table=None,
     region=None,
     profile=None,
     log_path=None,
     assets=None,
     kms_key_id=None,
-    bad_rows=None,
-    include_expired=False,
-    in_flight=None,
-    accept_read_errors=False,
     jar=None,
     release_label="emr-7.12.0",
     instance_type="m5.xlarge",
@@ -91,6 +93,7 @@ def run_emr(
     poll_interval="15",
     log_wait="120",
     json=False,
+    **flags,
 ):
     """Start the backfill on a transient EMR cluster (or a step on --cluster-id); see README.
 
@@ -98,21 +101,18 @@ def run_emr(
     Re-attach to a submitted step: inv run_emr --cluster-id J --step-id S --wait.
     """
     from populator.cli.common import command
-    from populator.cli.run_emr import EmrOptions
+    from populator.cli.run_emr import EMR_JOB_FIELDS, EmrOptions
     from populator.cli.run_emr import run_emr as run
 
+    known, extra = split(flags, EMR_JOB_FIELDS)
     options = EmrOptions(
-        since=since,
-        run_manifest_table=run_manifest_table,
+        **known,
+        job_extra=extra,
         region=region,
         profile=profile,
         log_path=log_path,
         assets=assets,
         kms_key_id=kms_key_id,
-        bad_rows=bad_rows,
-        include_expired=include_expired,
-        in_flight=in_flight,
-        accept_read_errors=accept_read_errors,
         jar=jar,
         release_label=release_label,
         instance_type=instance_type,
@@ -165,16 +165,19 @@ def list_runs(
     """List the archive's runs with sizes, Glacier/TTL/processed marks, and a cost estimate."""
     from populator.cli.common import command
     from populator.cli.list_runs import list_runs as run
+    from populator.core.aws import preflight
 
-    command(run)(
-        enriched_archive,
-        since=since,
-        run_manifest_table=run_manifest_table,
-        json_output=json,
-        write_capacity=write_capacity,
-        region=region,
-        profile=profile,
-    )
+    with preflight():  # a dead or silent endpoint: `cannot reach AWS` in seconds
+        command(run)(
+            enriched_archive,
+            since=since,
+            run_manifest_table=run_manifest_table,
+            json_output=json,
+            write_capacity=write_capacity,
+            region=region,
+            profile=profile,
+        )
+
 
 # ---- run_local / demo ----------------------------------------------------------------------
 # (owned by populator/cli/run_local.py and populator/cli/demo.py)
@@ -183,56 +186,48 @@ def list_runs(
 @task(
     klass=OptionalPositionalTask,
     positional=["enriched_archive", "storage_config", "resolver"],
-    help={
-        "enriched_archive": "archive to read: s3://bucket/prefix/ (s3a://, s3n://) or a local dir",
-        "storage_config": "DynamoDB storage config (self-describing JSON, Iglu-validated)",
-        "resolver": "Iglu resolver config (self-describing JSON)",
-        "since": "only runs at or after YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS (UTC)",
-        "master": "Spark master (default local[*])",
-        "run_manifest_table": "DynamoDB run-manifest table: skip recorded runs, record new ones",
-        "report": "also write the JSON report to this path or S3 URI",
-        "bad_rows": "write malformed lines with their reason under this path or S3 prefix",
-        "in_flight": "concurrent conditional writes per Spark partition (default 32)",
-        "include_expired": "write items whose 180-day ttl has already passed",
-        "endpoint_url": "AWS endpoint for S3 and DynamoDB (default: AWS_ENDPOINT_URL)",
-        "accept_read_errors": "record runs with unreadable files as processed anyway",
-        "no_create_table": "fail instead of creating a missing events-manifest table",
-        "driver_memory": "Spark driver memory (default 2g)",
-    }
+    help=help_for(
+        "run_local",
+        own={
+            "enriched_archive": "archive to read: s3://bucket/prefix/ (s3a://, s3n://) or a "
+            "local dir",
+            "storage_config": "DynamoDB storage config (self-describing JSON, Iglu-validated)",
+            "resolver": "Iglu resolver config (self-describing JSON)",
+            "master": "Spark master (default local[*])",
+            "no_create_table": "fail instead of creating a missing events-manifest table",
+            "driver_memory": "Spark driver memory (default 2g)",
+            "dry_run": "print the exact spark-submit command; start and create nothing",
+            "json": "print one JSON result object on stdout (state, exit code, cause, ids)",
+        },
+    ),
+    auto_shortflags=False,
 )
+@job_flags("run_local")
 def run_local(
     c,
     enriched_archive=None,
     storage_config=None,
     resolver=None,
-    since=None,
     master="local[*]",
-    run_manifest_table=None,
-    report=None,
-    bad_rows=None,
-    in_flight=None,
-    include_expired=False,
-    endpoint_url=None,
-    accept_read_errors=False,
     no_create_table=False,
     driver_memory="2g",
+    dry_run=False,
+    json=False,
+    **flags,
 ):
     """Validate like run_emr, then run the populator job on Spark's local master."""
     from populator.cli.common import command
-    from populator.cli.run_local import LocalRun
+    from populator.cli.run_local import LOCAL_JOB_FIELDS, LocalRun
     from populator.cli.run_local import run_local as run
 
+    known, extra = split(flags, LOCAL_JOB_FIELDS)
     options = LocalRun(
         master=master,
-        since=since,
-        run_manifest_table=run_manifest_table,
-        report=report,
-        bad_rows=bad_rows,
-        in_flight=None if in_flight is None else int(in_flight),
-        include_expired=include_expired,
-        endpoint_url=endpoint_url,
-        accept_read_errors=accept_read_errors,
         driver_memory=driver_memory,
+        dry_run=dry_run,
+        json=json,
+        job_extra=extra,
+        **known,
     )
     command(run)(enriched_archive, storage_config, resolver, options, not no_create_table)
 

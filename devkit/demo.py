@@ -7,9 +7,11 @@ against it, twice, to show that a re-run writes nothing new. Stops everything it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -17,9 +19,10 @@ from datetime import datetime, timezone
 from typing import Any, Dict, List
 
 from devkit.sample_archive import realistic_archive, write_to_s3
-from populator.cli.common import eprint
-from populator.core.errors import JobFailed
+from populator.cli.common import Signals, Terminated, eprint, interrupt_name
+from populator.core.errors import Cancelled, JobFailed
 from populator.core.storage_config import storage_schema_uri
+from populator.launcher.targets.local import die_with_parent
 
 BUCKET = "acme-snowplow-demo"
 PREFIX = "enriched/archive"
@@ -80,8 +83,27 @@ def _step(title: str) -> None:
 
 
 def _inv(args: List[str], env: Dict[str, str]) -> int:
+    """Run `inv ARGS` as a user would. The child dies with the demo (SIGTERM on our death,
+    even by SIGKILL, so it cancels its own job); a signal to the demo is passed on to it and
+    waited for, so the Spark job is stopped before the demo says nothing is left running."""
     print("$ inv " + " ".join(shlex.quote(a) for a in args), flush=True)
-    return subprocess.call([sys.executable, "-m", "invoke", *args], env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        env=env,
+        preexec_fn=lambda: die_with_parent(signal.SIGTERM),
+    )
+    with Signals() as signals:
+        try:
+            return child.wait()
+        except BaseException as interrupt:  # Ctrl-C, SIGTERM, SIGHUP
+            signals.ignore()
+            what = interrupt_name(interrupt)
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGTERM)
+            child.wait()
+            if isinstance(interrupt, (KeyboardInterrupt, Terminated)):
+                raise Cancelled(f"{what}: stopped `inv {args[0]}` and its job") from None
+            raise
 
 
 def demo(directory: str, runs: int = 5, events_per_run: int = 300) -> int:

@@ -279,90 +279,94 @@ def _error_answer(kind: str) -> Tuple[int, bytes]:
     return status, json.dumps({"__type": code, "message": message}).encode()
 
 
-def _handler(proxy: FaultProxy) -> type:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _Handler(BaseHTTPRequestHandler):
+    """Forwards to moto unless `proxy.decide` injects a fault; `proxy` is set per server."""
 
-        def setup(self) -> None:
-            super().setup()
-            with proxy._lock:
-                proxy._connections += 1
+    proxy: FaultProxy
+    protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    def setup(self) -> None:
+        super().setup()
+        with self.proxy._lock:
+            self.proxy._connections += 1
 
-        def do_GET(self) -> None:
-            self._control()
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            if self.path.startswith("/_proxy/"):
-                self._control(body)
-                return
-            target = self.headers.get("X-Amz-Target", "")
-            operation = target.rsplit(".", 1)[-1]
-            try:
-                document = json.loads(body or b"{}")
-            except ValueError:
-                document = {}
-            action, delay = proxy.decide(
-                operation,
-                document if isinstance(document, dict) else {},
-                self.headers.get("User-Agent", ""),
+    def do_GET(self) -> None:
+        self._control()
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path.startswith("/_proxy/"):
+            self._control(body)
+            return
+        target = self.headers.get("X-Amz-Target", "")
+        operation = target.rsplit(".", 1)[-1]
+        try:
+            document = json.loads(body or b"{}")
+        except ValueError:
+            document = {}
+        action, delay = self.proxy.decide(
+            operation,
+            document if isinstance(document, dict) else {},
+            self.headers.get("User-Agent", ""),
+        )
+        if delay:
+            time.sleep(delay)
+        if action == "drop":
+            self.close_connection = True
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
             )
-            if delay:
-                time.sleep(delay)
-            if action == "drop":
-                self.close_connection = True
-                self.connection.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-                )
-                return
-            if action != "forward":
-                status, payload = _error_answer(action)
-                self._answer(status, [("Content-Type", "application/x-amz-json-1.0")], payload)
-                return
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-            status, answer_headers, payload = proxy.forward("POST", self.path, headers, body)
-            self._answer(status, answer_headers, payload)
+            return
+        if action != "forward":
+            status, payload = _error_answer(action)
+            self._answer(status, [("Content-Type", "application/x-amz-json-1.0")], payload)
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        status, answer_headers, payload = self.proxy.forward("POST", self.path, headers, body)
+        self._answer(status, answer_headers, payload)
 
-        def _answer(self, status: int, headers: Sequence[Tuple[str, str]], payload: bytes) -> None:
-            self.send_response(status)
-            seen = set()
-            for name, value in headers:
-                if name.lower() not in _HOP_BY_HOP and name.lower() not in ("server", "date"):
-                    self.send_header(name, value)
-                    seen.add(name.lower())
-            if "x-amz-crc32" not in seen:
-                self.send_header("x-amz-crc32", str(zlib.crc32(payload) & 0xFFFFFFFF))
-            if "x-amzn-requestid" not in seen:
-                self.send_header("x-amzn-RequestId", f"proxy-{time.monotonic_ns()}")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def _answer(self, status: int, headers: Sequence[Tuple[str, str]], payload: bytes) -> None:
+        self.send_response(status)
+        seen = set()
+        for name, value in headers:
+            if name.lower() not in _HOP_BY_HOP and name.lower() not in ("server", "date"):
+                self.send_header(name, value)
+                seen.add(name.lower())
+        if "x-amz-crc32" not in seen:
+            self.send_header("x-amz-crc32", str(zlib.crc32(payload) & 0xFFFFFFFF))
+        if "x-amzn-requestid" not in seen:
+            self.send_header("x-amzn-RequestId", f"proxy-{time.monotonic_ns()}")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
-        def _control(self, body: bytes = b"") -> None:
-            """/_proxy/config (POST: changes), /_proxy/stats, /_proxy/arrivals, /_proxy/reset."""
-            name = self.path[len("/_proxy/") :]
-            try:
-                if name == "config":
-                    result: Any = proxy.configure(**json.loads(body or b"{}"))
-                elif name == "stats":
-                    result = proxy.stats()
-                elif name == "arrivals":
-                    result = [asdict(a) for a in proxy.arrivals()]
-                elif name == "reset":
-                    proxy.reset()
-                    result = {}
-                else:
-                    raise ValueError(f"unknown control {name!r}")
-                status, payload = 200, json.dumps(result).encode()
-            except (ValueError, TypeError) as error:
-                status, payload = 400, json.dumps({"error": str(error)}).encode()
-            self._answer(status, [("Content-Type", "application/json")], payload)
+    def _control(self, body: bytes = b"") -> None:
+        """/_proxy/config (POST: changes), /_proxy/stats, /_proxy/arrivals, /_proxy/reset."""
+        name = self.path[len("/_proxy/") :]
+        try:
+            if name == "config":
+                result: Any = self.proxy.configure(**json.loads(body or b"{}"))
+            elif name == "stats":
+                result = self.proxy.stats()
+            elif name == "arrivals":
+                result = [asdict(a) for a in self.proxy.arrivals()]
+            elif name == "reset":
+                self.proxy.reset()
+                result = {}
+            else:
+                raise ValueError(f"unknown control {name!r}")
+            status, payload = 200, json.dumps(result).encode()
+        except (ValueError, TypeError) as error:
+            status, payload = 400, json.dumps({"error": str(error)}).encode()
+        self._answer(status, [("Content-Type", "application/json")], payload)
 
-    return Handler
+
+def _handler(proxy: FaultProxy) -> type:
+    return type("Handler", (_Handler,), {"proxy": proxy})
 
 
 def _client(endpoint_url: str, config: Dict[str, Any]) -> Any:

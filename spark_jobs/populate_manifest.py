@@ -7,6 +7,8 @@ Exit codes: 0 success, 1 the backfill failed (reported), 2 bad arguments or conf
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from typing import Any, List, Optional
 
@@ -24,7 +26,25 @@ _INPUT_ERRORS = (
 )
 
 
+def die_with_parent() -> None:
+    """`inv run_local` sets POPULATOR_DIE_WITH_PARENT: this driver dies with the JVM that runs
+    it (which dies with the launcher), so a launcher killed hard leaves no writer behind."""
+    if os.environ.get("POPULATOR_DIE_WITH_PARENT") != "1" or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the call took effect
+        os._exit(EXIT_FAILED)
+
+
 def main(argv: Optional[List[str]] = None, spark: Any = None) -> int:
+    if argv is None:
+        die_with_parent()
     options = parse_options(list(sys.argv[1:] if argv is None else argv))
     if spark is None:
         from pyspark.sql import SparkSession

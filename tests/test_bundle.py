@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import io
 import json
@@ -12,6 +13,7 @@ import sys
 import uuid
 import zipfile
 from pathlib import Path
+from typing import List, Tuple
 
 import pytest
 
@@ -23,12 +25,13 @@ from populator.launcher.bundle import (
     BundleError,
     bootstrap_script,
     build_bundle,
+    cluster_modules,
     content_name,
-    import_closure,
     job_zip,
     upload_artifacts,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY/="
 STORAGE = StorageConfig(
     name="m",
@@ -48,58 +51,88 @@ def make_package(root: Path, files: dict) -> None:
         path.write_text(text)
 
 
-def test_closure_follows_imports_exactly(tmp_path: Path) -> None:
+def test_the_bundle_is_the_cluster_wing_by_folder(tmp_path: Path) -> None:
     make_package(
         tmp_path,
         {
-            "job.py": "import os\nfrom populator.a import thing\nimport populator.sub.d\n",
             "populator/__init__.py": "",
-            "populator/a.py": (
-                "from typing import TYPE_CHECKING\nfrom . import c\nfrom .b import x\n"
-                "if TYPE_CHECKING:\n    from populator import only_for_types\n"
-                "try:\n    import ujson\nexcept ImportError:\n    ujson = None\n"
-                "def later():\n    from populator import lazy\n"
-            ),
-            "populator/b.py": "import boto3\nimport json\n",
-            "populator/c.py": "",
-            "populator/lazy.py": "",
-            "populator/only_for_types.py": "",
-            "populator/unused.py": "",
-            "populator/sub/__init__.py": "from populator.sub import e\n",
-            "populator/sub/d.py": "",
-            "populator/sub/e.py": "",
+            "populator/core/__init__.py": "",
+            "populator/core/a.py": "",
+            "populator/core/write/__init__.py": "",
+            "populator/core/write/w.py": "",
+            "populator/job/__init__.py": "",
+            "populator/job/d.py": "",
+            "populator/launcher/__init__.py": "",
+            "populator/launcher/l.py": "",
+            "populator/cli/c.py": "",
         },
     )
-    assert import_closure(tmp_path / "job.py", tmp_path) == [
+    assert cluster_modules(tmp_path) == [
         "populator",
-        "populator.a",
-        "populator.b",
-        "populator.c",
-        "populator.lazy",
-        "populator.sub",
-        "populator.sub.d",
-        "populator.sub.e",
+        "populator.core",
+        "populator.core.a",
+        "populator.core.write",
+        "populator.core.write.w",
+        "populator.job",
+        "populator.job.d",
     ]
+    (tmp_path / "populator/job/__init__.py").unlink()
+    with pytest.raises(BundleError, match=r"job/__init__\.py is missing"):
+        cluster_modules(tmp_path)
 
 
-def test_closure_refuses_what_emr_lacks(tmp_path: Path) -> None:
-    make_package(
-        tmp_path,
-        {
-            "job.py": "import populator.a\n",
-            "populator/__init__.py": "",
-            "populator/a.py": "import jsonschema\n",
-        },
-    )
-    with pytest.raises(BundleError, match=r"jsonschema \(in populator/a.py\)"):
-        import_closure(tmp_path / "job.py", tmp_path)
-    (tmp_path / "job.py").write_text("import populator.missing\n")
-    with pytest.raises(BundleError, match=r"populator\.missing, which does not exist"):
-        import_closure(tmp_path / "job.py", tmp_path)
+STDLIB = set(sys.stdlib_module_names)
+CLUSTER_OK = {"boto3", "botocore"}
+SPARK = {"pyspark", "py4j"}
+
+
+def _imports(path: Path) -> List[Tuple[str, int]]:
+    """(absolute module, line) of every import in the file, relative ones resolved."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    rel = path.relative_to(ROOT).with_suffix("").parts
+    package = rel[:-1]  # the package of a module and of an __init__ alike
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            found.append((module, node.lineno))
+    return found
+
+
+def test_the_cluster_wing_imports_only_itself_the_stdlib_and_boto3() -> None:
+    """Nothing in core/ or job/ (or the entry point) imports launcher/, cli/, devkit/ or a
+    library EMR's python3 lacks; pyspark only where Spark runs (job/, the entry point)."""
+    files = [JOB_SCRIPT]
+    for wing in ("core", "job"):
+        files += sorted((ROOT / "populator" / wing).rglob("*.py"))
+    bad = []
+    for path in files:
+        in_core = "core" in path.relative_to(ROOT).parts[:2]
+        for module, line in _imports(path):
+            top = module.split(".")[0]
+            if top == "populator":
+                ok = module == "populator" or module.startswith(("populator.core", "populator.job"))
+                if in_core and module.startswith("populator.job"):
+                    ok = False  # the job uses core, never the other way round
+            elif top == "__future__" or top in STDLIB or top in CLUSTER_OK:
+                ok = True
+            else:
+                ok = top in SPARK and not in_core
+            if not ok:
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert bad == []
+    assert cluster_modules() == sorted(cluster_modules())
+    assert "populator.core.storage_config" in cluster_modules()
 
 
 def test_real_job_closure_is_complete_and_launcher_free(tmp_path: Path) -> None:
-    modules = import_closure()
+    modules = cluster_modules()
     assert "populator" in modules and "populator.core.storage_config" in modules
     for launcher_only in (
         "populator.launcher.configs",

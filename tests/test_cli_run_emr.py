@@ -14,7 +14,7 @@ import pytest
 from devkit.emr import cluster, set_states, start_cluster, step
 from devkit.jobs import SECRET
 from populator.core.storage_config import parse_storage_config_text
-from populator.launcher.bundle import JOB_SCRIPT, bootstrap_script, import_closure, job_zip
+from populator.launcher.bundle import JOB_SCRIPT, bootstrap_script, cluster_modules, job_zip
 from populator.launcher.redact import secret_forms
 from populator.launcher.targets.emr.request import TAG_DIGEST, TAG_TABLE, TOOL_NAME
 from tests.support.cli import DEAD_ENDPOINT, POLLING, STARTED, Running, args, inv, inv_in_process
@@ -136,7 +136,7 @@ def test_launch_sends_exactly_the_dry_run_request(moto_endpoint, emr, s3, dynamo
         return s3.get_object(Bucket=setup["bucket"], Key=uri[len(f"s3://{setup['bucket']}/") :])
 
     assert get(script_uri)["Body"].read() == JOB_SCRIPT.read_bytes()
-    assert get(zip_uri)["Body"].read() == job_zip(import_closure())
+    assert get(zip_uri)["Body"].read() == job_zip(cluster_modules())
     assert get(boot[0]["ScriptPath"])["Body"].read() == bootstrap_script()
     config = get(config_uri)
     assert config["ServerSideEncryption"] == "AES256"

@@ -124,6 +124,7 @@ def test_executor_counts_reach_the_driver_through_accumulators(spark, tmp_path: 
     """Real tasks read files and write through a throttling DynamoDB: the driver's counters
     equal what the tasks returned (lines, files, keys, retries, throttles)."""
     from devkit.fake_dynamodb import FakeDynamoDB
+
     from populator.core.retry import RetryPolicy
     from populator.job.partitions import JobContext, counters_only, read_file, write_partition
     from populator.job.progress import ProgressCounters

@@ -90,7 +90,18 @@ def test_short_secrets_and_non_strings_are_ignored() -> None:
     assert not redactor
     assert redactor.redact("abc and a") == "abc and a"
     redactor.add("abcd")
-    assert redactor.redact("xabcdx") == f"x{MASK}x"
+    assert redactor.redact("x abcd x") == f"x {MASK} x"
+    assert redactor.redact("xabcdx") == "xabcdx"  # short secrets: whole tokens only
+
+
+def test_a_short_secret_does_not_cut_words_or_json_apart() -> None:
+    import json
+
+    redactor = Redactor(["state", "s3cr3t-k3y"])
+    document = json.dumps({"state": "RUNNING", "statement": "x s3cr3t-k3y", "reinstated": 1})
+    masked = redactor.redact(document)
+    assert "s3cr3t-k3y" not in masked and "statement" in masked and "reinstated" in masked
+    assert json.loads(masked)["statement"] == f"x {MASK}"
 
 
 def test_several_secrets_longest_match_wins() -> None:
@@ -175,3 +186,33 @@ def test_stream_wraps_sys_stdout(capsys: pytest.CaptureFixture[str]) -> None:
 def test_secret_forms_of_empty_string_is_empty() -> None:
     assert secret_forms("") == set()
     assert SECRET in secret_forms(SECRET)
+
+
+def _dry_run_json(tmp_path, secret: str):
+    from devkit.jobs import resolver_config, storage_config, write_json
+    from tests.support.cli import inv_in_process
+
+    config = write_json(tmp_path / "s.json", storage_config("manifest", secret=secret))
+    resolver = write_json(tmp_path / "r.json", resolver_config())
+    return inv_in_process(
+        "run_emr", ["s3://my-archive/enriched/", config, resolver, "--dry-run", "--json"]
+    )
+
+
+def test_a_trivial_secret_is_refused_not_masked_everywhere(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("POPULATOR_IGLU_OFFLINE", "1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    ran = _dry_run_json(tmp_path, "true")
+    assert ran.code == 2, ran.err
+    assert len(ran.error_lines) == 1 and "only 4 characters" in ran.error_lines[0]
+
+
+def test_a_short_secret_leaves_json_valid(tmp_path, monkeypatch) -> None:
+    import json
+
+    monkeypatch.setenv("POPULATOR_IGLU_OFFLINE", "1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    ran = _dry_run_json(tmp_path, "RUNNING1")  # 8 characters, also a word of the output
+    assert ran.code == 0, ran.err
+    result = json.loads(ran.out)
+    assert result["dry_run"] is True and "RUNNING1" not in ran.out

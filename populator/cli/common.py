@@ -16,7 +16,11 @@ from populator.core.errors import (
     JobFailed,
     StillRunning,
     UserError,
+    aws_user_error,
 )
+from populator.launcher.signals import Signals, Terminated, interrupt_name
+
+__all__ = ["Signals", "Terminated", "command", "eprint", "interrupt_name", "notice"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,7 +41,24 @@ def redactor():
     return _redactor
 
 
+MIN_ACCEPTED_SECRET = 8
+_JSON_WORDS = ("true", "false", "null")
+
+
 def protect_secret(secret: str) -> None:
+    """Mask `secret` in all output; refuse one too trivial to mask (`true`, `1234`): it
+    would hide ordinary words and break `--json` without protecting anything."""
+    if isinstance(secret, str) and (
+        len(secret) < MIN_ACCEPTED_SECRET
+        or secret.lower() in _JSON_WORDS
+        or secret.replace(".", "", 1).isdigit()
+    ):
+        raise UserError(
+            f"a secret in the configs (an AWS secretAccessKey or an Iglu apikey) is only "
+            f"{len(secret)} characters long or a bare word/number: that cannot be a real key "
+            "(AWS secret access keys have 40 characters), and it could not be kept out of the "
+            "output; put the real secret in the file"
+        )
     redactor().add(secret)
 
 
@@ -74,7 +95,7 @@ def command(func: F) -> F:
             if user_error is None:
                 raise
             eprint(f"error: {user_error}")
-            raise Exit(code=EXIT_BAD_INPUT) from None
+            raise Exit(code=getattr(user_error, "exit_code", EXIT_BAD_INPUT)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -88,12 +109,9 @@ def _silence_stdout() -> None:
 
 
 def as_user_error(error: BaseException) -> Any:
-    """Config errors and AWS credential/endpoint problems are the user's to fix: say so plainly."""
+    """Config errors and every AWS failure (populator.core.errors.aws_user_error, the one
+    mapping) are the user's to fix, or a server's: say so plainly, never a traceback."""
     name = type(error).__name__
-    if name in ("ConfigError", "StorageConfigError"):
+    if name in ("ConfigError", "StorageConfigError", "BundleError"):
         return error
-    if name in ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound"):
-        return f"AWS credentials: {error}"
-    if name in ("EndpointConnectionError", "ConnectTimeoutError"):
-        return f"cannot reach AWS: {error}"
-    return None
+    return aws_user_error(error)

@@ -1,24 +1,48 @@
-"""`inv run_local`: validate like run_emr, then run the same job script on Spark's local master."""
+"""`inv run_local`: validate like run_emr, then run the same job script on Spark's local master.
+
+Thin glue: options are checked here (before any AWS call or side effect), the table is checked
+within the pre-flight budget, and populator.launcher.targets.local plans, starts, watches and
+cancels the job.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
+import re
 import sys
-import tempfile
-from dataclasses import dataclass
-from typing import Dict, List, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
+from urllib.parse import urlsplit
 
-import populator
-from populator.cli.common import eprint
+from populator.cli.common import Signals, Terminated, as_user_error, eprint, interrupt_name
+from populator.core import aws
 from populator.core.errors import Cancelled, JobFailed, UserError
+from populator.core.job_args import to_argv
 from populator.launcher.inputs import ensure_manifest_table, validate_inputs
+from populator.launcher.targets.local import (
+    LocalArgs,
+    LocalTarget,
+    job_environment,
+    spark_submit_argv,
+    spark_submit_path,
+)
 
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(populator.__file__)))
-JOB_SCRIPT = os.path.join(PROJECT_ROOT, "spark_jobs", "populate_manifest.py")
-LOG4J2_PROPERTIES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
+__all__ = [
+    "LOCAL_JOB_FIELDS",
+    "LocalRun",
+    "build_local_command",
+    "check_local_options",
+    "job_environment",
+    "run_local",
+    "spark_submit_path",
+]
+
+MAX_IN_FLIGHT = 1024
+MASTER_RE = re.compile(
+    r"^(local(\[(\*|[1-9][0-9]*)(,[1-9][0-9]*)?\])?|local-cluster\[[1-9][0-9]*,[1-9][0-9]*,"
+    r"[1-9][0-9]*\]|spark://[^\s/]+|yarn|k8s://\S+)$"
+)
+MEMORY_RE = re.compile(r"^[1-9][0-9]*[kmgt]?b?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -28,68 +52,80 @@ class LocalRun:
     run_manifest_table: Optional[str] = None
     report: Optional[str] = None
     bad_rows: Optional[str] = None
-    in_flight: Optional[int] = None
+    in_flight: Any = None
     include_expired: bool = False
     endpoint_url: Optional[str] = None
     accept_read_errors: bool = False
     driver_memory: str = "2g"
+    dry_run: bool = False
+    json: bool = False
+    job_extra: Mapping[str, Any] = field(default_factory=dict)  # further job flags (job_args)
 
 
-def spark_submit_path() -> str:
-    import pyspark
+# The job flags LocalRun has fields for; flags added to core.job_args later go in job_extra.
+LOCAL_JOB_FIELDS = (
+    "since",
+    "run_manifest_table",
+    "report",
+    "bad_rows",
+    "in_flight",
+    "include_expired",
+    "endpoint_url",
+    "accept_read_errors",
+)
 
-    return os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
+
+def check_endpoint_url(url: Optional[str], flag: str = "--endpoint-url") -> None:
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(
+            f"{flag} {url!r}: expected an http:// or https:// URL such as "
+            "http://localhost:4566 or https://dynamodb.eu-west-1.amazonaws.com"
+        )
+    try:
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise UserError(f"{flag} {url!r}: the port is not a number from 1 to 65535") from None
+
+
+def check_local_options(run: LocalRun) -> Optional[int]:
+    """Every option, before any AWS call; returns --in-flight as a number."""
+    in_flight = None
+    if run.in_flight is not None:
+        text = str(run.in_flight)
+        if not text.isdigit() or not 1 <= int(text) <= MAX_IN_FLIGHT:
+            raise UserError(
+                f"--in-flight {text!r}: expected a whole number between 1 and {MAX_IN_FLIGHT}"
+            )
+        in_flight = int(text)
+    if not MASTER_RE.match(run.master or ""):
+        raise UserError(
+            f"--master {run.master!r}: expected a Spark master such as local[*], local[4] "
+            "or spark://host:7077"
+        )
+    if not MEMORY_RE.match(run.driver_memory or ""):
+        raise UserError(
+            f"--driver-memory {run.driver_memory!r}: expected a size such as 2g or 512m"
+        )
+    check_endpoint_url(run.endpoint_url)
+    return in_flight
+
+
+def job_argv(run: LocalRun, in_flight: Optional[int]) -> List[str]:
+    """The job's flags after --enriched-archive/--storage-config (core.job_args.to_argv)."""
+    values = {name: getattr(run, name) for name in LOCAL_JOB_FIELDS}
+    values.update(run.job_extra, in_flight=in_flight)
+    return to_argv(values)
 
 
 def build_local_command(archive: str, storage_path: str, run: LocalRun) -> List[str]:
     """The spark-submit command line (pure, so tests compare it exactly)."""
-    command = [
-        spark_submit_path(),
-        "--master",
-        run.master,
-        "--driver-memory",
-        run.driver_memory,
-        "--driver-java-options",
-        f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}",
-        "--conf",
-        "spark.ui.showConsoleProgress=true",
-        "--conf",
-        "spark.ui.enabled=false",
-        "--conf",
-        "spark.driver.host=127.0.0.1",
-        JOB_SCRIPT,
-        "--enriched-archive",
-        archive,
-        "--storage-config",
-        storage_path,
-    ]
-    options = [
-        ("--since", run.since),
-        ("--run-manifest-table", run.run_manifest_table),
-        ("--report", run.report),
-        ("--bad-rows", run.bad_rows),
-        ("--in-flight", None if run.in_flight is None else str(run.in_flight)),
-        ("--endpoint-url", run.endpoint_url),
-    ]
-    for flag, value in options:
-        if value is not None:
-            command += [flag, value]
-    if run.include_expired:
-        command.append("--include-expired")
-    if run.accept_read_errors:
-        command.append("--accept-read-errors")
-    return command
-
-
-def job_environment(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """Driver and workers use this Python and import this checkout's populator package."""
-    env = dict(os.environ if base is None else base)
-    env["PYSPARK_PYTHON"] = sys.executable
-    env["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    paths = [PROJECT_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    return env
+    in_flight = None if run.in_flight is None else int(run.in_flight)
+    return spark_submit_argv(
+        archive, storage_path, run.master, run.driver_memory, job_argv(run, in_flight)
+    )
 
 
 def run_local(
@@ -99,37 +135,77 @@ def run_local(
     run: LocalRun,
     create_table: bool = True,
 ) -> int:
-    inputs = validate_inputs(enriched_archive, storage_config, resolver, run.since)
-    ensure_manifest_table(inputs.storage, create_table, endpoint_url=run.endpoint_url)
-    if run.in_flight is not None and run.in_flight < 1:
-        raise UserError(f"--in-flight {run.in_flight}: expected a whole number >= 1")
-    with tempfile.TemporaryDirectory(prefix="populator-") as scratch:
-        storage_path = os.path.join(scratch, "storage-config.json")
-        fd = os.open(storage_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(inputs.storage.to_self_describing(), out)
-        command = build_local_command(inputs.archive, storage_path, run)
-        eprint(f"populator: running the job on Spark {run.master} (Ctrl-C stops it)")
-        code = _run(command)
+    """The task body; with --json, one target-neutral result object on stdout, whatever
+    happened (the job's own output goes to stderr then)."""
+    result: Dict[str, Any] = {
+        "target": "local",
+        "state": None,
+        "exit_code": 0,
+        "cause": None,
+        "elapsed_seconds": None,
+        "ids": {},
+        "error": None,
+        "dry_run": run.dry_run,
+        "operation": "spark-submit",
+        "request": None,
+        "report": run.report,
+    }
+    try:
+        return _run_local(enriched_archive, storage_config, resolver, run, create_table, result)
+    except (UserError, JobFailed, Cancelled) as error:
+        result.update(exit_code=error.exit_code, error=str(error))
+        raise
+    except Exception as error:
+        user = as_user_error(error)
+        if user is not None:
+            result.update(exit_code=getattr(user, "exit_code", 2), error=str(user))
+        raise
+    finally:
+        if run.json:
+            print(json.dumps(result, sort_keys=True), flush=True)
+
+
+def _run_local(
+    enriched_archive: Optional[str],
+    storage_config: Optional[str],
+    resolver: Optional[str],
+    run: LocalRun,
+    create_table: bool,
+    result: Dict[str, Any],
+) -> int:
+    in_flight = check_local_options(run)
+    with aws.preflight():
+        inputs = validate_inputs(enriched_archive, storage_config, resolver, run.since)
+        target = LocalTarget()
+        args = LocalArgs(
+            run.master, run.driver_memory, job_argv(run, in_flight), run.report, run.json
+        )
+        plan = target.plan(inputs, None, args)
+        if run.dry_run:
+            result.update(request=plan.request, state="DRY_RUN")
+            if not run.json:
+                print(json.dumps(plan.request, indent=2), flush=True)
+            eprint("dry run: would run the job with spark-submit; nothing was started")
+            return 0
+        ensure_manifest_table(inputs.storage, create_table, endpoint_url=run.endpoint_url)
+    eprint(f"populator: running the job on Spark {run.master} (Ctrl-C stops it)")
+    with Signals() as signals:
+        handle = target.submit(plan)
+        result.update(ids=dict(handle.ids), state="RUNNING")
+        try:
+            outcome = target.watch(handle, None, eprint)
+        except BaseException as interrupt:  # Ctrl-C, SIGTERM, SIGHUP, or our own failure
+            signals.ignore()
+            actions = target.cancel(handle, interrupt_name(interrupt), eprint)
+            result.update(state="CANCELLED", cause="; ".join(actions))
+            if isinstance(interrupt, (KeyboardInterrupt, Terminated)):
+                raise Cancelled("; ".join(actions)) from None
+            raise
+    code = outcome.exit_code
+    result.update(state=outcome.state, elapsed_seconds=round(outcome.elapsed, 1))
     if code == 2:
         raise UserError("the job refused its input (exit 2); see the message above")
     if code != 0:
         raise JobFailed(f"the job exited with code {code}; see the report above")
+    sys.stdout.flush()
     return code
-
-
-def _run(command: List[str]) -> int:
-    process = subprocess.Popen(command, env=job_environment(), start_new_session=True)
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        raise Cancelled(
-            "stopped the local Spark job; re-running is safe (writes are idempotent, "
-            "and with --run-manifest-table finished runs are skipped)"
-        ) from None

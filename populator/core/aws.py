@@ -8,7 +8,9 @@ Cluster code: Python 3.9.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import contextlib
+import contextvars
+from typing import Any, Iterator, Optional, Tuple
 
 import boto3
 from botocore.config import Config
@@ -17,14 +19,35 @@ from populator.core.storage_config import StorageConfig
 
 USER_AGENT = "snowplow-event-manifest-populator"
 
+# (connect s, read s, attempts). The job's budget, and the launcher's pre-flight one: a check
+# before any work must fail in seconds, not after botocore's minutes of silent retries.
+JOB_BUDGET = (5.0, 30.0, 5)
+PREFLIGHT_BUDGET = (3.0, 5.0, 2)
+_budget: contextvars.ContextVar[Tuple[float, float, int]] = contextvars.ContextVar(
+    "populator_aws_budget", default=JOB_BUDGET
+)
+
+
+@contextlib.contextmanager
+def preflight() -> Iterator[None]:
+    """Clients made inside get short time-outs and few retries (checks before any work)."""
+    token = _budget.set(PREFLIGHT_BUDGET)
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
 
 def client_config(max_pool_connections: int = 10, retries: bool = True) -> Config:
     """Manifest writes retry in our own loop (counted, full jitter): botocore's are off there."""
+    connect, read, attempts = _budget.get()
     return Config(
-        retries={"mode": "standard", "max_attempts": 5} if retries else {"total_max_attempts": 1},
+        retries={"mode": "standard", "max_attempts": attempts}
+        if retries
+        else {"total_max_attempts": 1},
         max_pool_connections=max_pool_connections,
-        connect_timeout=5,
-        read_timeout=30,
+        connect_timeout=connect,
+        read_timeout=read,
         tcp_keepalive=True,
         user_agent_extra=USER_AGENT,
     )

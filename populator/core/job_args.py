@@ -1,46 +1,28 @@
-"""The job's command line. Secrets never travel here: the storage config is read from a file."""
+"""The job's flags, declared once: name, type, default, help and which invoke tasks expose them.
+
+Everything else is derived from `FLAGS`: the job's argparse parser (`parser()`), its options
+object (`JobOptions`), the argv every launcher sends (`to_argv`: the EMR step's arguments and
+the local spark-submit line), and the invoke tasks' options, help and defaults (`task_flags`,
+`task_help`, used by tasks.py through populator.cli.task_options). Adding a flag is one entry
+at the end of `FLAGS` (give it `tasks=(...)` to show it in `inv run_emr` / `inv run_local`).
+
+Secrets never travel here: the storage config is read from a file (or a pipe).
+Cluster code: Python 3.9, standard library only.
+"""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
 from datetime import datetime
-from typing import List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from populator.core.errors import UserError
 from populator.core.since import parse_since
 from populator.core.write.fast_put import WRITERS
 
 DEFAULT_IN_FLIGHT = 32
-
-
-@dataclass(frozen=True)
-class JobOptions:
-    enriched_archive: str
-    storage_config: str
-    since: Optional[datetime] = None
-    run_manifest_table: Optional[str] = None
-    report: Optional[str] = None
-    bad_rows: Optional[str] = None
-    in_flight: int = DEFAULT_IN_FLIGHT
-    include_expired: bool = False
-    endpoint_url: Optional[str] = None
-    dynamodb_endpoint_url: Optional[str] = None
-    retry_attempts: int = 16
-    accept_read_errors: bool = False
-    batches: int = 10
-    partitions: Optional[int] = None
-    writer: str = "fast"
-    # ---- progress (issue 13; owned by the progress engineer: port this block as is) ----
-    progress_interval: float = 30.0
-    progress_uri: Optional[str] = None
-    # --- importer (issue 11 part 1): --method import; the integrator ports this block ---
-    method: str = "write"  # "write" or "import"; the launcher resolves "auto"
-    import_prefix: Optional[str] = None  # staged files (default: beside the archive)
-    keep_import_files: bool = False
-    import_capacity: Optional[str] = None  # "READ,WRITE": provisioned; else on demand
-    # ---- write budget (writes engineer; see the block at the end of parser()) ----
-    max_write_rate: Optional[float] = None
-    write_share: float = 0.5
+BOTH = ("run_emr", "run_local")
 
 
 def _since(text: str) -> datetime:
@@ -60,77 +42,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="populate_manifest.py",
-        description="Back-populate the Snowplow events manifest from the enriched archive.",
-    )
-    p.add_argument(
-        "--enriched-archive", required=True, help="s3://, s3a://, s3n://, file:// or a local dir"
-    )
-    p.add_argument(
-        "--storage-config", required=True, help="validated storage config: path or S3 URI"
-    )
-    p.add_argument(
-        "--since", type=_since, help="process runs at or after YYYY-MM-DD[-HH-MM-SS] (UTC)"
-    )
-    p.add_argument("--run-manifest-table", help="skip runs recorded here; record runs when written")
-    p.add_argument("--report", help="write the JSON report to this path or S3 URI")
-    p.add_argument(
-        "--bad-rows", help="write malformed lines with their reason under this path or S3 prefix"
-    )
-    p.add_argument(
-        "--in-flight",
-        type=_positive,
-        default=DEFAULT_IN_FLIGHT,
-        help="concurrent writes per partition",
-    )
-    p.add_argument(
-        "--include-expired", action="store_true", help="also write items whose ttl has passed"
-    )
-    p.add_argument(
-        "--endpoint-url", help="AWS endpoint for S3 and DynamoDB (else AWS_ENDPOINT_URL)"
-    )
-    p.add_argument(
-        "--dynamodb-endpoint-url", help="DynamoDB endpoint only (default: --endpoint-url)"
-    )
-    p.add_argument(
-        "--retry-attempts",
-        type=_positive,
-        default=16,
-        help="attempts per write before the task fails",
-    )
-    p.add_argument(
-        "--accept-read-errors", action="store_true", help="record runs with unreadable files anyway"
-    )
-    p.add_argument(
-        "--batches", type=_positive, default=10, help="write runs in this many checkpointed batches"
-    )
-    p.add_argument(
-        "--partitions", type=_positive, help="write partitions (default: from the data size)"
-    )
-    p.add_argument(
-        "--writer",
-        choices=WRITERS,
-        default="fast",
-        help="PutItem path: fast (botocore-signed, a quarter or less of boto3's CPU) or boto3",
-    )
-    # ---- progress (issue 13; owned by the progress engineer: port this block as is) ----
-    p.add_argument(
-        "--progress-interval",
-        type=_seconds,
-        default=30.0,
-        help="publish progress every this many seconds (default 30; a last one on exit)",
-    )
-    p.add_argument(
-        "--progress-uri",
-        help="write progress JSON here (path or S3 URI; default: beside an S3 --report)",
-    )
-    _add_import_flags(p)
-    _add_write_budget_flags(p)
-    return p
-
-
 def _seconds(text: str) -> float:
     """A positive number of seconds (fractions allowed: tests publish every 0.2 s)."""
     try:
@@ -142,20 +53,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-# ---- write budget flags (writes engineer): to be ported into the one flag table ------------
-WRITE_BUDGET_HELP = {
-    "max_write_rate": (
-        "writes/s for the whole backfill, across every task and executor (default: none, "
-        "or --write-share of a provisioned table's write capacity)"
-    ),
-    "write_share": (
-        "fraction of a PROVISIONED table's current write capacity the backfill may use when "
-        "--max-write-rate is not given (default 0.5; on-demand tables get no default cap)"
-    ),
-}
-
-
-def _positive_rate(text: str) -> float:
+def _rate(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -163,43 +61,6 @@ def _positive_rate(text: str) -> float:
     if not value > 0 or value != value or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of writes/s > 0, got {text!r}")
     return value
-
-
-# --- importer (issue 11 part 1): --method import; the integrator ports this block ------------
-
-
-def _capacity(text: str) -> str:
-    from populator.core.import_table import parse_capacity
-
-    try:
-        parse_capacity(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
-
-
-def _add_import_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--method",
-        choices=("write", "import"),
-        default="write",
-        help="write: conditional PutItems into an existing table; import: create the table "
-        "with DynamoDB ImportTable (the table must not exist)",
-    )
-    p.add_argument(
-        "--import-prefix",
-        help="S3 prefix of the staged import files (default s3://ARCHIVE_BUCKET/populator/import/)",
-    )
-    p.add_argument(
-        "--keep-import-files",
-        action="store_true",
-        help="keep the staged files after the import COMPLETED",
-    )
-    p.add_argument(
-        "--import-capacity",
-        type=_capacity,
-        help="READ,WRITE provisioned capacity of the imported table (default: on demand)",
-    )
 
 
 def _share(text: str) -> float:
@@ -212,20 +73,290 @@ def _share(text: str) -> float:
     return value
 
 
-def _add_write_budget_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--max-write-rate", type=_positive_rate, help=WRITE_BUDGET_HELP["max_write_rate"]
-    )
-    p.add_argument(
-        "--write-share", type=_share, default=0.5, help=WRITE_BUDGET_HELP["write_share"]
-    )
-# ---- end of the write budget flags ----------------------------------------------------------
+def _capacity(text: str) -> str:
+    from populator.core.import_table import parse_capacity
+
+    try:
+        parse_capacity(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
-def parse_options(argv: List[str]) -> JobOptions:
-    """Parse argv; argparse exits 2 with a usage message on bad arguments."""
+_TYPES: Dict[str, Callable[[str], Any]] = {
+    "positive": _positive,
+    "since": _since,
+    "seconds": _seconds,
+    "rate": _rate,
+    "share": _share,
+    "capacity": _capacity,
+}
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One job flag. `kind`: "text", "bool", "choice", or a key of `_TYPES` ("positive" is a
+    whole number >= 1, "seconds" and "rate" numbers > 0, "share" a fraction in (0, 1])."""
+
+    name: str  # "--in-flight"
+    help: str  # the job's --help text
+    kind: str = "text"
+    default: Any = None
+    required: bool = False
+    choices: Tuple[str, ...] = ()
+    tasks: Tuple[str, ...] = ()  # invoke tasks that expose it as an option
+    task_help: Optional[str] = None  # what `inv --help TASK` says (default: `help`)
+
+    @property
+    def dest(self) -> str:
+        return self.name[2:].replace("-", "_")
+
+    @property
+    def type(self) -> Optional[Callable[[str], Any]]:
+        return _TYPES.get(self.kind)
+
+
+FLAGS: Tuple[Flag, ...] = (
+    Flag(
+        "--enriched-archive",
+        "s3://, s3a://, s3n://, file:// or a local dir",
+        required=True,
+    ),
+    Flag("--storage-config", "validated storage config: path or S3 URI", required=True),
+    Flag(
+        "--since",
+        "process runs at or after YYYY-MM-DD[-HH-MM-SS] (UTC)",
+        kind="since",
+        tasks=BOTH,
+        task_help="only runs at or after YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS (UTC)",
+    ),
+    Flag(
+        "--run-manifest-table",
+        "skip runs recorded here; record runs when written",
+        tasks=BOTH,
+        task_help="DynamoDB run-manifest table: skip recorded runs, record new ones",
+    ),
+    Flag(
+        "--report",
+        "write the JSON report to this path or S3 URI",
+        tasks=("run_local",),
+        task_help="also write the JSON report to this path or S3 URI",
+    ),
+    Flag(
+        "--bad-rows",
+        "write malformed lines with their reason under this path or S3 prefix",
+        tasks=BOTH,
+    ),
+    Flag(
+        "--in-flight",
+        "concurrent writes per partition",
+        kind="positive",
+        default=DEFAULT_IN_FLIGHT,
+        tasks=BOTH,
+        task_help="concurrent conditional writes per Spark partition (default 32)",
+    ),
+    Flag(
+        "--endpoint-url",
+        "AWS endpoint for S3 and DynamoDB (else AWS_ENDPOINT_URL)",
+        tasks=("run_local",),
+        task_help="AWS endpoint for S3 and DynamoDB (default: AWS_ENDPOINT_URL)",
+    ),
+    Flag(
+        "--include-expired",
+        "also write items whose ttl has passed",
+        kind="bool",
+        default=False,
+        tasks=BOTH,
+        task_help="also write items whose 180-day ttl has already passed",
+    ),
+    Flag(
+        "--accept-read-errors",
+        "record runs with unreadable files anyway",
+        kind="bool",
+        default=False,
+        tasks=BOTH,
+        task_help="record runs with unreadable files as processed anyway",
+    ),
+    Flag("--dynamodb-endpoint-url", "DynamoDB endpoint only (default: --endpoint-url)"),
+    Flag(
+        "--retry-attempts",
+        "attempts per write before the task fails",
+        kind="positive",
+        default=16,
+    ),
+    Flag(
+        "--batches",
+        "write runs in this many checkpointed batches",
+        kind="positive",
+        default=10,
+    ),
+    Flag("--partitions", "write partitions (default: from the data size)", kind="positive"),
+    Flag(
+        "--writer",
+        "PutItem path: fast (botocore-signed, a quarter or less of boto3's CPU) or boto3",
+        kind="choice",
+        default="fast",
+        choices=tuple(WRITERS),
+    ),
+    # ---- flags added by other parts of the job go below this line, one entry each ----------
+    Flag(
+        "--method",
+        "write: conditional PutItems into an existing table; import: create the table with "
+        "DynamoDB ImportTable (the table must not exist)",
+        kind="choice",
+        default="write",
+        choices=("write", "import"),
+    ),
+    Flag(
+        "--import-prefix",
+        "S3 prefix of the staged import files (default s3://ARCHIVE_BUCKET/populator/import/)",
+        tasks=BOTH,
+        task_help="with --method import: S3 prefix for the staged DynamoDB JSON files "
+        "(default: populator/import/ in the archive bucket, or beside --assets)",
+    ),
+    Flag(
+        "--keep-import-files",
+        "keep the staged files after the import COMPLETED",
+        kind="bool",
+        default=False,
+        tasks=BOTH,
+    ),
+    Flag(
+        "--import-capacity",
+        "READ,WRITE provisioned capacity of the imported table (default: on demand)",
+        kind="capacity",
+        tasks=BOTH,
+    ),
+    Flag(
+        "--max-write-rate",
+        "writes/s for the whole backfill, across every task and executor (default: none, "
+        "or --write-share of a provisioned table's write capacity)",
+        kind="rate",
+        tasks=BOTH,
+    ),
+    Flag(
+        "--write-share",
+        "fraction of a PROVISIONED table's current write capacity the backfill may use when "
+        "--max-write-rate is not given (default 0.5; on-demand tables get no default cap)",
+        kind="share",
+        default=0.5,
+        tasks=BOTH,
+    ),
+    Flag(
+        "--progress-interval",
+        "publish progress every this many seconds (default 30; a last one on exit)",
+        kind="seconds",
+        default=30.0,
+        tasks=BOTH,
+    ),
+    Flag(
+        "--progress-uri",
+        "write progress JSON here (path or S3 URI; default: beside an S3 --report)",
+    ),
+)
+
+_FIELD_TYPES = {
+    "bool": bool,
+    "positive": Optional[int],
+    "since": Optional[datetime],
+    "seconds": Optional[float],
+    "rate": Optional[float],
+    "share": Optional[float],
+}
+
+
+def _options_class() -> type:
+    required = [(f.dest, str) for f in FLAGS if f.required]
+    optional = [
+        (f.dest, _FIELD_TYPES.get(f.kind, Optional[str]), field(default=f.default))
+        for f in FLAGS
+        if not f.required
+    ]
+    cls = make_dataclass("JobOptions", [*required, *optional], frozen=True)
+    cls.__module__ = __name__
+    cls.__doc__ = "The job's options, one field per entry of FLAGS."
+    return cls
+
+
+JobOptions = _options_class()
+
+
+def flag(dest: str) -> Flag:
+    for entry in FLAGS:
+        if entry.dest == dest:
+            return entry
+    raise KeyError(dest)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="populate_manifest.py",
+        description="Back-populate the Snowplow events manifest from the enriched archive.",
+    )
+    for entry in FLAGS:
+        if entry.kind == "bool":
+            p.add_argument(entry.name, action="store_true", help=entry.help)
+            continue
+        kwargs: Dict[str, Any] = {"help": entry.help, "default": entry.default}
+        if entry.required:
+            kwargs["required"] = True
+        if entry.type is not None:
+            kwargs["type"] = entry.type
+        if entry.choices:
+            kwargs["choices"] = list(entry.choices)
+        p.add_argument(entry.name, **kwargs)
+    return p
+
+
+def parse_options(argv: List[str]) -> Any:
+    """Parse argv into JobOptions; argparse exits 2 with a usage message on bad arguments."""
     return JobOptions(**vars(parser().parse_args(argv)))
 
 
-def dynamodb_endpoint(options: JobOptions) -> Optional[str]:
+def to_argv(values: Mapping[str, Any]) -> List[str]:
+    """The job's command line for `values` (by dest), in FLAGS order. A value that is None,
+    False or missing is left out, so a request (and its digest) only changes when the user
+    asks for something; the job then applies its own default."""
+    unknown = set(values) - {entry.dest for entry in FLAGS}
+    if unknown:
+        raise KeyError(f"not job flags: {sorted(unknown)}")
+    argv: List[str] = []
+    for entry in FLAGS:
+        value = values.get(entry.dest)
+        if value is None or value is False:
+            continue
+        if entry.kind == "bool":
+            argv.append(entry.name)
+            continue
+        check(entry, value)
+        argv += [entry.name, str(value)]
+    return argv
+
+
+def check(entry: Flag, value: Any) -> None:
+    """The job's own check of a value, run by the launcher before anything starts."""
+    if entry.choices and str(value) not in entry.choices:
+        raise UserError(f"{entry.name} {value!r}: expected one of {', '.join(entry.choices)}")
+    if entry.type is not None and isinstance(value, str):
+        try:
+            entry.type(value)
+        except (argparse.ArgumentTypeError, ValueError) as error:
+            raise UserError(f"{entry.name} {value!r}: {error}") from None
+
+
+def task_flags(task: str) -> Sequence[Flag]:
+    """The job flags the invoke task `task` exposes, in FLAGS order."""
+    return [entry for entry in FLAGS if task in entry.tasks]
+
+
+def task_help(task: str) -> Dict[str, str]:
+    return {entry.dest: entry.task_help or entry.help for entry in task_flags(task)}
+
+
+def task_default(entry: Flag) -> Any:
+    """What invoke sees: False for a switch, else None (unset: the job's default applies)."""
+    return False if entry.kind == "bool" else None
+
+
+def dynamodb_endpoint(options: Any) -> Optional[str]:
     return options.dynamodb_endpoint_url or options.endpoint_url

@@ -1,10 +1,10 @@
 """The artifacts an EMR step needs, content-addressed so uploads are idempotent.
 
 - the job script (spark_jobs/populate_manifest.py);
-- a zip of exactly the `populator` modules the script imports, followed transitively with
-  `ast` (parent packages included, `if TYPE_CHECKING:` imports ignored) and checked to need
-  nothing but the standard library, boto3/botocore and pyspark; the zip is deterministic
-  (sorted entries, fixed timestamps and modes) so the same sources give the same digest;
+- a zip of the cluster wing, `populator/core/` and `populator/job/` whole (no import walk: the
+  folders are the boundary, and tests/test_bundle.py proves that nothing in them imports the
+  launcher or anything EMR lacks); the zip is deterministic (sorted entries, fixed timestamps
+  and modes) so the same sources give the same digest;
 - a bootstrap script that installs boto3 only where python3 lacks it (EMR 7's python3 is 3.9:
   the pin is the last boto3 release that supports 3.9; the launcher's own boto3 needs 3.10);
 - the validated storage config as self-describing JSON, uploaded with server-side encryption.
@@ -15,15 +15,13 @@ exists is skipped (HeadObject), and a re-submitted identical backfill names iden
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import io
 import json
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from populator.core.location import S3Uri
 from populator.core.retry import error_code
@@ -40,8 +38,8 @@ __all__ = [
     "Upload",
     "bootstrap_script",
     "build_bundle",
+    "cluster_modules",
     "content_name",
-    "import_closure",
     "job_zip",
     "storage_config_json",
     "upload_artifacts",
@@ -95,105 +93,37 @@ def content_name(stem: str, suffix: str, body: bytes) -> str:
     return f"{stem}-{hashlib.sha256(body).hexdigest()}{suffix}"
 
 
-# --- the import closure ----------------------------------------------------------------------
+# --- the cluster wing, by folder -------------------------------------------------------------
+
+CLUSTER_WINGS = ("core", "job")  # populator/core/ and populator/job/ ship whole
+
+
+def cluster_modules(root: Path = PROJECT_ROOT) -> List[str]:
+    """Every module of the cluster wing (`populator`, `populator/core/**`, `populator/job/**`),
+    sorted. The folders are the boundary; tests/test_bundle.py proves that nothing in them
+    imports the launcher or anything EMR lacks."""
+    package = root / PACKAGE
+    if not (package / "__init__.py").is_file():
+        raise BundleError(f"{package}/__init__.py is missing")
+    names = {PACKAGE}
+    for wing in CLUSTER_WINGS:
+        folder = package / wing
+        if not (folder / "__init__.py").is_file():
+            raise BundleError(f"{folder}/__init__.py is missing")
+        for path in folder.rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
+            if "__pycache__" in parts:
+                continue
+            names.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(names)
 
 
 def _module_file(name: str, root: Path) -> Optional[Path]:
     base = root.joinpath(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
         if candidate.is_file():
             return candidate
     return None
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def _catches_import_error(node: ast.Try) -> bool:
-    for handler in node.handlers:
-        names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-        for name in names:
-            if isinstance(name, ast.Name) and name.id in ("ImportError", "ModuleNotFoundError"):
-                return True
-    return False
-
-
-def _imports(tree: ast.AST, package: str) -> Iterable[Tuple[str, Tuple[str, ...], bool]]:
-    """(module, imported names, optional) for every import that runs at import or call time."""
-
-    def visit(node: ast.AST, optional: bool) -> Iterable[Tuple[str, Tuple[str, ...], bool]]:
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            for child in node.orelse:
-                yield from visit(child, optional)
-            return
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name, (), optional
-            return
-        if isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1])
-                module = f"{base}.{module}" if module else base
-            yield module, tuple(alias.name for alias in node.names), optional
-            return
-        inner = optional or (isinstance(node, ast.Try) and _catches_import_error(node))
-        for child in ast.iter_child_nodes(node):
-            if isinstance(node, ast.Try) and child in node.handlers:
-                yield from visit(child, optional)
-            else:
-                yield from visit(child, inner)
-
-    yield from visit(tree, False)
-
-
-def _parents(name: str) -> List[str]:
-    parts = name.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts))]
-
-
-def import_closure(script: Path = JOB_SCRIPT, root: Path = PROJECT_ROOT) -> List[str]:
-    """The `populator` modules `script` needs at run time, sorted (packages included).
-
-    Raises BundleError for a module that does not exist or for a third-party import other
-    than boto3/botocore/pyspark (EMR nodes have nothing else), unless guarded by
-    `except ImportError`.
-    """
-    needed: Set[str] = set()
-    foreign: Set[str] = set()
-    queue: List[Tuple[Path, str, str]] = [(script, "", str(script))]
-    while queue:
-        path, package, label = queue.pop()
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-        for module, names, optional in _imports(tree, package):
-            top = module.split(".")[0]
-            if top != PACKAGE:
-                known = top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY
-                if not known and not optional:
-                    foreign.add(f"{module} (in {label})")
-                continue
-            submodules = [f"{module}.{n}" for n in names if _module_file(f"{module}.{n}", root)]
-            wanted = [module, *submodules]
-            for name in wanted:
-                for candidate in [*_parents(name), name]:
-                    if candidate in needed:
-                        continue
-                    found = _module_file(candidate, root)
-                    if found is None:
-                        raise BundleError(f"{label} imports {candidate}, which does not exist")
-                    needed.add(candidate)
-                    is_package = found.name == "__init__.py"
-                    own_package = candidate if is_package else candidate.rpartition(".")[0]
-                    queue.append((found, own_package, str(found.relative_to(root))))
-    if foreign:
-        raise BundleError(
-            "the job would need modules EMR nodes do not have: " + ", ".join(sorted(foreign))
-        )
-    return sorted(needed)
 
 
 def job_zip(modules: Iterable[str], root: Path = PROJECT_ROOT) -> bytes:
@@ -255,7 +185,7 @@ def build_bundle(
         return bundle
     if not script.is_file():
         raise BundleError(f"job script {script} is missing")
-    modules = tuple(import_closure(script, root))
+    modules = tuple(cluster_modules(root))
     archive = job_zip(modules, root)
     source = script.read_bytes()
     return Bundle(

@@ -30,6 +30,10 @@ __all__ = [
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
+# Secrets shorter than this are masked only as whole tokens (not inside a longer word), so a
+# short one cannot cut ordinary words or JSON apart; real AWS secret keys have 40 characters.
+WHOLE_TOKEN_BELOW = 16
+_TOKEN_CHAR = "A-Za-z0-9"
 # A base64 fragment shorter than this is too likely to occur by chance.
 _MIN_BASE64_CORE = 8
 _PERCENT_HEX = re.compile(r"%[0-9A-F]{2}")
@@ -78,6 +82,22 @@ def secret_forms(secret: str) -> Set[str]:
     return forms
 
 
+def _base64_cores(secret: str) -> Set[str]:
+    return _base64_forms(secret.encode("utf-8"))
+
+
+def _compile(forms: Set[str], short: Set[str]) -> Pattern[str]:
+    """Longest first: at one position the regex takes the first alternative that fits."""
+    bounded = f"(?<![{_TOKEN_CHAR}])(?:%s)(?![{_TOKEN_CHAR}])"
+    ordered = sorted(forms | short, key=lambda form: (-len(form), form))
+    return re.compile(
+        "|".join(
+            bounded % re.escape(form) if form in short and form not in forms else re.escape(form)
+            for form in ordered
+        )
+    )
+
+
 class Redactor:
     """Replaces every known secret, in every form from ``secret_forms``, with ``***``."""
 
@@ -85,6 +105,7 @@ class Redactor:
         self._lock = threading.Lock()
         self._secrets: Set[str] = set()
         self._forms: Set[str] = set()
+        self._short: Set[str] = set()  # forms of short secrets: whole tokens only
         self._pattern: Optional[Pattern[str]] = None
         for secret in secrets:
             self.add(secret)
@@ -97,10 +118,11 @@ class Redactor:
             if secret in self._secrets:
                 return
             self._secrets.add(secret)
-            self._forms.update(secret_forms(secret))
-            # Longest first: at one position the regex takes the first alternative that fits.
-            ordered = sorted(self._forms, key=lambda form: (-len(form), form))
-            self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
+            if len(secret) < WHOLE_TOKEN_BELOW:
+                self._short.update(secret_forms(secret) - _base64_cores(secret))
+            else:
+                self._forms.update(secret_forms(secret))
+            self._pattern = _compile(self._forms, self._short)
 
     def __bool__(self) -> bool:
         return bool(self._secrets)

@@ -17,8 +17,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from populator.core.job_args import to_argv
 from populator.launcher.redact import Redactor
 
 __all__ = [
@@ -96,26 +97,26 @@ class JobArgs:
     in_flight: Optional[int] = None
     include_expired: bool = False
     accept_read_errors: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)  # further job flags, by dest
 
 
 def build_job_args(args: JobArgs) -> List[str]:
-    """The job's flags in a fixed order (options left at their default are left out, so a
-    request and its digest only change when the user asks for something)."""
-    out = ["--enriched-archive", args.enriched_archive, "--storage-config", args.storage_config_uri]
-    for flag, value in (
-        ("--since", args.since),
-        ("--run-manifest-table", args.run_manifest_table),
-        ("--report", args.report_uri),
-        ("--bad-rows", args.bad_rows_uri),
-        ("--in-flight", None if args.in_flight is None else str(args.in_flight)),
-    ):
-        if value is not None:
-            out += [flag, value]
-    if args.include_expired:
-        out.append("--include-expired")
-    if args.accept_read_errors:
-        out.append("--accept-read-errors")
-    return out
+    """The job's flags in the order of populator.core.job_args.FLAGS (options left at their
+    default are left out, so a request and its digest only change when the user asks)."""
+    return to_argv(
+        {
+            "enriched_archive": args.enriched_archive,
+            "storage_config": args.storage_config_uri,
+            "since": args.since,
+            "run_manifest_table": args.run_manifest_table,
+            "report": args.report_uri,
+            "bad_rows": args.bad_rows_uri,
+            "in_flight": args.in_flight,
+            "include_expired": args.include_expired,
+            "accept_read_errors": args.accept_read_errors,
+            **args.extra,
+        }
+    )
 
 
 def step_name(table: str, digest: str) -> str:

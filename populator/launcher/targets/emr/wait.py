@@ -21,14 +21,13 @@ time. It ends in one of four ways, each with its documented exit code:
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from populator.core import retry
 from populator.core.errors import EXIT_CANCELLED, EXIT_JOB_FAILED, EXIT_OK, EXIT_STILL_RUNNING
+from populator.launcher.signals import Signals, Terminated, interrupt_name
 from populator.launcher.targets.emr.logs import (
     Cause,
     LogText,
@@ -73,10 +72,6 @@ DEFAULT_POLL_INTERVAL = 15.0
 MAX_POLL_INTERVAL = 60.0
 BACKOFF = 1.5
 LOG_POLL_INTERVAL = 15.0
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised like KeyboardInterrupt so no `except Exception` swallows it."""
 
 
 @dataclass(frozen=True)
@@ -208,34 +203,7 @@ def _poll(watch: Watch) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     return step["Status"], cluster["Status"]
 
 
-class SignalsAsExceptions:
-    """SIGINT -> KeyboardInterrupt, SIGTERM -> Terminated inside the block; restored after.
-
-    SIGTERM's default ends the process at once, with no chance to terminate the cluster.
-    """
-
-    def __init__(self) -> None:
-        self._saved: Dict[int, Any] = {}
-
-    def __enter__(self) -> SignalsAsExceptions:
-        if threading.current_thread() is threading.main_thread():
-            self._saved[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
-            self._saved[signal.SIGTERM] = signal.signal(signal.SIGTERM, _raise_terminated)
-        return self
-
-    def ignore(self) -> None:
-        """While cleaning up: a second Ctrl-C must not abandon a half-cancelled cluster."""
-        if self._saved:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-    def __exit__(self, *exc: object) -> None:
-        for number, handler in self._saved.items():
-            signal.signal(number, handler)
-
-
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated()
+SignalsAsExceptions = Signals  # the one signal block (populator.launcher.signals)
 
 
 def wait_for_step(watch: Watch) -> Outcome:
@@ -273,10 +241,6 @@ def wait_for_step(watch: Watch) -> Outcome:
                 watch.emr, watch.cluster_id, watch.step_id, watch.owned, what, watch.log
             )
             return Outcome("CANCELLED", EXIT_CANCELLED, watch.elapsed(), actions=tuple(actions))
-
-
-def interrupt_name(interrupt: BaseException) -> str:
-    return "SIGTERM" if isinstance(interrupt, Terminated) else "Ctrl-C"
 
 
 def cancel_backfill(
