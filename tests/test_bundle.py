@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import io
 import json
@@ -199,7 +200,8 @@ def test_bundle_names_are_content_addressed() -> None:
     assert roles == ["job", "py-files", "bootstrap", "storage-config"]
     for artifact in bundle.artifacts():
         digest = hashlib.sha256(artifact.body).hexdigest()
-        assert artifact.sha256 == digest and digest in artifact.filename
+        assert artifact.sha256 == digest
+        assert (digest in artifact.filename) is not artifact.secret
     assert bundle.job is not None and bundle.job.body == JOB_SCRIPT.read_bytes()
     assert bundle.job.filename == f"populate_manifest-{bundle.job.sha256}.py"
     assert bundle.storage_config.secret and not bundle.bootstrap.secret
@@ -208,6 +210,38 @@ def test_bundle_names_are_content_addressed() -> None:
     assert content_name("x", ".json", b"{}") == f"x-{hashlib.sha256(b'{}').hexdigest()}.json"
     custom = build_bundle(STORAGE, include_job=False)
     assert [a.role for a in custom.artifacts()] == ["bootstrap", "storage-config"]
+
+
+def _with_secret(secret: str, table: str = "manifest") -> StorageConfig:
+    return dataclasses.replace(
+        STORAGE, table=table, credentials=Credentials("AKIAIOSFODNN7EXAMPLE", secret)
+    )
+
+
+def test_the_config_name_is_no_digest_of_the_secret() -> None:
+    """Issue 10.8: the key (shown in the EMR console and --dry-run) must not be an offline
+    oracle for guesses of the secret: it is the same whatever the secret, and no digest of
+    anything holding the secret appears in it or in the shown upload digests."""
+    names = {build_bundle(_with_secret(s), include_job=False).storage_config.filename
+             for s in (SECRET, "another-secret-of-40-characters-xxxxxxxxx")}
+    assert len(names) == 1
+    assert build_bundle(_with_secret(SECRET, "other"), include_job=False).storage_config.filename \
+        not in names
+    config = build_bundle(STORAGE, include_job=False).storage_config
+    assert config.sha256 not in config.filename and config.shown_sha256 is None
+    redacted = config.body.decode().replace(SECRET, "<secret>")
+    assert hashlib.sha256(redacted.encode()).hexdigest() in config.filename
+
+
+def test_a_rotated_secret_replaces_the_uploaded_config(s3, bucket) -> None:
+    assets = S3Uri(bucket, "populator/rotated/")
+    old = build_bundle(_with_secret(SECRET), include_job=False).storage_config
+    new = build_bundle(_with_secret("rotated-secret-0123456789abcdefghijKLMN"), include_job=False)
+    assert [u.uploaded for u in upload_artifacts(s3, assets, [old])] == [True]
+    assert [u.uploaded for u in upload_artifacts(s3, assets, [old])] == [False]
+    assert [u.uploaded for u in upload_artifacts(s3, assets, [new.storage_config])] == [True]
+    body = s3.get_object(Bucket=bucket, Key=assets.key(old.filename))["Body"].read()
+    assert body == new.storage_config.body
 
 
 def test_upload_skips_present_objects_and_encrypts_the_config(s3, bucket) -> None:

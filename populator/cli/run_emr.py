@@ -170,7 +170,7 @@ def _launch(
     result.operation, result.request_digest = plan.operation, plan.digest
     result.report, result.log_uri = plan.report_uri, plan.extra["log_uri"]
     result.uploads = [
-        {"role": a.role, "uri": a.uri(assets), "bytes": len(a.body), "sha256": a.sha256}
+        {"role": a.role, "uri": a.uri(assets), "bytes": len(a.body), "sha256": a.shown_sha256}
         for a in plan.uploads
     ]
     if options.dry_run:

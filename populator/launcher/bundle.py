@@ -11,6 +11,12 @@
 
 Every key holds the SHA-256 of the body (`<stem>-<sha256><ext>`): an upload whose key already
 exists is skipped (HeadObject), and a re-submitted identical backfill names identical URIs.
+The storage config is the exception: its key holds the SHA-256 of the config with the secret
+replaced by a placeholder, never a digest of the secret, because the key is shown in the EMR
+console, in `--dry-run` and in the request digest, where an unsalted hash of the whole config
+would let anyone test guesses of the secret offline. Whether the object already holds this
+exact config is told by the body's SHA-256 in the object's metadata, which only someone who
+may read the object (and so the secret) can see.
 """
 
 from __future__ import annotations
@@ -70,7 +76,13 @@ class Artifact:
 
     @property
     def sha256(self) -> str:
+        """The body's digest; for a secret artifact, a digest of the secret: never print it."""
         return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def shown_sha256(self) -> Optional[str]:
+        """What outputs may show: the body's digest, or None for a secret artifact."""
+        return None if self.secret else self.sha256
 
     def uri(self, assets: S3Uri) -> str:
         return f"s3://{assets.bucket}/{assets.key(self.filename)}"
@@ -155,9 +167,21 @@ def bootstrap_script(boto3_version: str = BOTO3_FOR_EMR) -> bytes:
     ).encode()
 
 
+SECRET_PLACEHOLDER = "<secret>"
+CONTENT_DIGEST = "populator-content-sha256"  # object metadata of the uploaded storage config
+
+
 def storage_config_json(storage: StorageConfig) -> bytes:
     """The validated config as the job reads it (secrets inside: encrypt, never print)."""
     return (json.dumps(storage.to_self_describing(), indent=2) + "\n").encode("utf-8")
+
+
+def storage_config_name(storage: StorageConfig) -> str:
+    """The config's content-addressed name, computed without the secret (see the module doc)."""
+    text = storage_config_json(storage).decode("utf-8")
+    for secret in storage.secrets():
+        text = text.replace(json.dumps(secret)[1:-1], SECRET_PLACEHOLDER)
+    return content_name("storage-config", ".json", text.encode("utf-8"))
 
 
 def build_bundle(
@@ -172,7 +196,7 @@ def build_bundle(
     bundle = Bundle(
         storage_config=Artifact(
             "storage-config",
-            content_name("storage-config", ".json", config),
+            storage_config_name(storage),
             config,
             "application/json",
             secret=True,
@@ -211,7 +235,7 @@ class Upload:
     uploaded: bool  # False: the same content was already there
 
 
-def _encryption(kms_key_id: Optional[str]) -> Dict[str, str]:
+def _encryption(kms_key_id: Optional[str]) -> Dict[str, Any]:
     if kms_key_id:
         return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
     return {"ServerSideEncryption": "AES256"}
@@ -226,7 +250,13 @@ def _head(s3_client: Any, bucket: str, key: str) -> Optional[Dict[str, Any]]:
         raise
 
 
-def _same_encryption(head: Dict[str, Any], wanted: Dict[str, str]) -> bool:
+def _same_secret_object(head: Dict[str, Any], wanted: Dict[str, Any]) -> bool:
+    """The same config (a rotated secret keeps the name but changes the body) and encryption."""
+    stored = (head.get("Metadata") or {}).get(CONTENT_DIGEST)
+    return stored == wanted["Metadata"][CONTENT_DIGEST] and _same_encryption(head, wanted)
+
+
+def _same_encryption(head: Dict[str, Any], wanted: Dict[str, Any]) -> bool:
     if head.get("ServerSideEncryption") != wanted["ServerSideEncryption"]:
         return False
     key = wanted.get("SSEKMSKeyId")
@@ -247,8 +277,10 @@ def upload_artifacts(
         key = assets.key(artifact.filename)
         uri = artifact.uri(assets)
         extra = _encryption(kms_key_id) if artifact.secret else {}
+        if artifact.secret:
+            extra["Metadata"] = {CONTENT_DIGEST: artifact.sha256}
         head = _head(s3_client, assets.bucket, key)
-        if head is not None and (not artifact.secret or _same_encryption(head, extra)):
+        if head is not None and (not artifact.secret or _same_secret_object(head, extra)):
             log(f"{artifact.role}: {uri} already uploaded")
             done.append(Upload(artifact, uri, uploaded=False))
             continue

@@ -287,7 +287,7 @@ def dry_run_outcome(plan: Plan, secrets: List[str], out: Log, log: Log, as_json:
         out(json.dumps(shown, indent=2))
     assets = plan.extra["assets"]
     uploads = [
-        {"role": a.role, "uri": a.uri(assets), "bytes": len(a.body), "sha256": a.sha256}
+        {"role": a.role, "uri": a.uri(assets), "bytes": len(a.body), "sha256": a.shown_sha256}
         for a in plan.uploads
     ]
     for upload in uploads:
