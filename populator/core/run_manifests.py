@@ -32,11 +32,11 @@ from populator.core.archive import (
     GLACIER_CLASSES,
     RUN_FOLDER_PREFIX,
     is_data_file,
-    iter_s3_objects,
     list_runs,
     parse_run_id,
 )
 from populator.core.location import parse_s3_uri
+from populator.core.s3io import list_objects
 
 __all__ = [
     "ADDED_AT_ATTRIBUTE",
@@ -148,7 +148,7 @@ def is_glacier(s3_client: Any, bucket: str, prefix: str) -> bool:
     """Whether any data file under ``prefix`` is in GLACIER or DEEP_ARCHIVE (all pages;
     ``_SUCCESS``, hidden, empty objects and folder markers do not count)."""
     folder = normalize_prefix(prefix) or ""
-    for obj in iter_s3_objects(s3_client, bucket, folder):
+    for obj in list_objects(s3_client, bucket, folder):
         if obj.get("StorageClass") in GLACIER_CLASSES and is_data_file(
             obj["Key"][len(folder) :], int(obj.get("Size", 0))
         ):
