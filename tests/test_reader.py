@@ -9,7 +9,7 @@ import pytest
 
 from devkit.jobs import storage_config
 from devkit.sample_archive import gz
-from populator.job.partitions import COUNT, READ_ERROR, JobContext, read_file
+from populator.job.partitions import COUNT, READ_ERROR, FileTask, JobContext, read_file
 from populator.job.reader import ReadError, iter_lines, open_object
 
 LINES = [f"line {n}" for n in range(2000)]
@@ -76,6 +76,7 @@ def test_an_object_gone_between_listing_and_reading_is_reported_not_fatal(s3, bu
         skip_expired=True,
         bad_rows=None,
     )
-    records = list(read_file(3, "2026-11-01-00-00-00", path, context))
+    task = FileTask(3, "2026-11-01-00-00-00", path, "part-00000.gz", 10)
+    records = list(read_file(task, context))
     assert records[0][0] == (READ_ERROR, 3, path) and "NoSuchKey" in records[0][1]
     assert ((COUNT, 3, "files"), 1) in records

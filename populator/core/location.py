@@ -16,6 +16,7 @@ import os
 import re
 import urllib.parse
 from dataclasses import dataclass
+from typing import Optional, Sequence
 
 __all__ = [
     "LOCAL",
@@ -24,6 +25,7 @@ __all__ = [
     "Location",
     "LocationError",
     "S3Uri",
+    "destination_problem",
     "has_s3_scheme",
     "is_s3_uri",
     "parse_location",
@@ -278,3 +280,28 @@ def parse_location(text: object, option: str = "location") -> Location:
         raise
     except ValueError as error:
         raise LocationError(f"{option} {text!r}: {error}") from None
+
+
+def destination_problem(
+    option: str, destination: Location, archive: Location, inputs: Sequence[Location] = ()
+) -> Optional[str]:
+    """Why an output location must not be written (pure: no I/O but resolving local links).
+
+    An output at or under the archive would be read back as events by the next run; one that
+    is an input file (the storage config with its keys, the resolver) would overwrite it.
+    """
+    if destination.is_under(archive):
+        return (
+            f"{option} {destination.uri} is inside the enriched archive {archive.as_folder().uri}: "
+            "the next run would read it as events; write it somewhere else"
+        )
+    for source in inputs:
+        if source.kind == destination.kind and (
+            destination.is_under(source) if destination.is_s3 else _same_file(destination, source)
+        ):
+            return f"{option} {destination.uri} is an input of this run: it would be overwritten"
+    return None
+
+
+def _same_file(one: Location, other: Location) -> bool:
+    return os.path.realpath(one.path) == os.path.realpath(other.path)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import random
+import re
 import time
 from datetime import datetime
 from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
@@ -56,6 +57,7 @@ __all__ = [
     "manifest_contains_many",
     "normalize_prefix",
     "split_full_path",
+    "table_name_problem",
 ]
 
 DYNAMODB_RUNID_ATTRIBUTE = "RunId"
@@ -70,6 +72,22 @@ _DEFAULT_WRITE_CAPACITY = 5
 # Real tables take seconds to become ACTIVE: poll every 2 s for up to 5 min (the waiter's
 # default, 20 s x 25, makes every first run wait at least 20 s).
 _DEFAULT_WAITER_CONFIG = {"Delay": 2, "MaxAttempts": 150}
+
+
+# DynamoDB's rule for table names: 3-255 of a-z A-Z 0-9 _ . -
+TABLE_NAME_RE = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
+
+
+def table_name_problem(name: object) -> Optional[str]:
+    """Why ``name`` is not a DynamoDB table name, else None (one rule for every option).
+
+    An empty string is a problem, not "no table": it is what an unset shell variable gives.
+    """
+    if not isinstance(name, str) or not name.strip():
+        return "is empty (an unset variable?): give a table name or leave the option out"
+    if not TABLE_NAME_RE.fullmatch(name):
+        return "is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -)"
+    return None
 
 
 class RunManifests:

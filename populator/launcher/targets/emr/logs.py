@@ -19,9 +19,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
-from populator.core.s3io import list_objects
 from populator.core.location import parse_s3_uri
 from populator.core.retry import error_code
+from populator.core.s3io import list_objects
 
 __all__ = [
     "Cause",
