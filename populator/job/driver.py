@@ -61,6 +61,20 @@ def batch_runs(runs: Sequence[Run], batches: int) -> List[List[Run]]:
 def check_options(options: JobOptions) -> None:
     """Refuse (ValueError: exit 2) what the launcher refuses too, before any work: outputs in
     the archive or over an input, malformed locations, an empty or invalid table name."""
+    try:
+        problem = _output_problem(options)
+    except ValueError as error:  # LocationError: a plain ValueError is the job's exit 2
+        raise ValueError(str(error)) from None
+    if problem:
+        raise ValueError(problem)
+    if options.run_manifest_table is not None:
+        problem = table_name_problem(options.run_manifest_table)
+        if problem:
+            raise ValueError(f"--run-manifest-table {options.run_manifest_table!r} {problem}")
+
+
+def _output_problem(options: JobOptions) -> Optional[str]:
+    """Why --report or --bad-rows must not be written, else None (LocationError if malformed)."""
     archive = parse_location(options.enriched_archive, "--enriched-archive").as_folder()
     inputs = [parse_location(options.storage_config, "--storage-config")]
     for option, value in (("--report", options.report), ("--bad-rows", options.bad_rows)):
@@ -68,11 +82,8 @@ def check_options(options: JobOptions) -> None:
             continue
         problem = destination_problem(option, parse_location(value, option), archive, inputs)
         if problem:
-            raise ValueError(problem)
-    if options.run_manifest_table is not None:
-        problem = table_name_problem(options.run_manifest_table)
-        if problem:
-            raise ValueError(f"--run-manifest-table {options.run_manifest_table!r} {problem}")
+            return problem
+    return None
 
 
 def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, Any]:
@@ -302,6 +313,13 @@ def finish(report: Dict[str, Any], options: JobOptions, log: Log = _stderr) -> i
     """Print the summary, save the JSON report, return the exit code."""
     print(summary(report), flush=True)
     if options.report:
+        try:
+            if _output_problem(options):
+                log(f"populator: no report written to {options.report} (refused above)")
+                return 1
+        except ValueError:
+            log(f"populator: no report written to {options.report!r} (refused above)")
+            return 1
         try:
             sinks.write_bytes(
                 options.report,
