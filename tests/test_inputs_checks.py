@@ -114,3 +114,23 @@ def test_archive_without_runs_is_exit_2(tmp_path: Path) -> None:
     ) as info:
         check_archive_has_runs(str(run))
     assert info.value.exit_code == 2
+
+
+def test_an_updating_table_is_accepted(moto_endpoint) -> None:
+    """DynamoDB takes writes while a table is UPDATING (e.g. changing capacity or a GSI)."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from populator.core.manifest import EventsManifest, build_create_table_request
+
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    request = build_create_table_request("t-updating")
+    description = {
+        "TableName": "t-updating",
+        "TableStatus": "UPDATING",
+        "KeySchema": request["KeySchema"],
+        "AttributeDefinitions": request["AttributeDefinitions"],
+    }
+    with Stubber(client) as stub:
+        stub.add_response("describe_table", {"Table": description}, {"TableName": "t-updating"})
+        assert EventsManifest(client, "t-updating").check()["TableStatus"] == "UPDATING"
