@@ -371,7 +371,9 @@ def no_runs_problem(archive: str, s3_client: Any = None) -> Optional[str]:
             "(and --since to start at this run)"
         )
     elif archive_is_s3(archive) and not parse_s3_uri(archive).prefix:
-        message += " (the bucket root): give the archive's prefix, e.g. s3://bucket/enriched/archive/"
+        message += (
+            " (the bucket root): give the archive's prefix, e.g. s3://bucket/enriched/archive/"
+        )
     else:
         message += ": is this the enriched archive (the folder holding the run= folders)?"
     return message

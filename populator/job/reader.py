@@ -125,9 +125,7 @@ def _bounded_lines(reader: IO[bytes], limit: int) -> Iterator[Line]:
         yield LineTooLong(length)
 
 
-def iter_lines(
-    stream: IO[bytes], path: str, max_line: int = MAX_LINE_BYTES
-) -> Iterator[Line]:
+def iter_lines(stream: IO[bytes], path: str, max_line: int = MAX_LINE_BYTES) -> Iterator[Line]:
     """Lines (with their endings) of a plain or gzip stream; raise ReadError on corruption.
 
     Lines over ``max_line`` bytes come as ``LineTooLong``; a file in another format
