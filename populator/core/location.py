@@ -270,8 +270,8 @@ def parse_location(text: object, option: str = "location") -> Location:
             return _file_location(text)
         if scheme:
             raise ValueError(
-                f"unsupported scheme '{scheme}://': use s3://bucket/key (or s3a://, s3n://), "
-                "file:// or a local path"
+                f"unsupported scheme '{scheme}://': expected s3://bucket/prefix/ "
+                "(or s3a://, s3n://), file:// or a local path"
             )
         if _BARE_S3_RE.match(text):
             raise ValueError("looks like an S3 URI missing '//': write s3://bucket/key")
