@@ -134,3 +134,12 @@ def test_an_updating_table_is_accepted(moto_endpoint) -> None:
     with Stubber(client) as stub:
         stub.add_response("describe_table", {"Table": description}, {"TableName": "t-updating"})
         assert EventsManifest(client, "t-updating").check()["TableStatus"] == "UPDATING"
+
+
+def test_validate_inputs_names_the_files_outputs_must_not_overwrite(setup) -> None:
+    from populator.launcher.inputs import validate_inputs
+
+    inputs = validate_inputs(setup["archive"], setup["storage"], setup["resolver"], None)
+    assert inputs.input_files == (setup["storage"], setup["resolver"])
+    with pytest.raises(UserError, match="is an input of this run"):
+        check_destinations(inputs.archive, report=setup["storage"], inputs=inputs.input_files)

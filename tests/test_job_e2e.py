@@ -280,3 +280,18 @@ def test_a_bad_rows_destination_failing_in_the_job_is_one_line(
     (line,) = [line for line in err.splitlines() if line.startswith("error:")]
     assert f"cannot write bad rows to {missing}" in line and "NoSuchBucket" in line
     assert "at org.apache" not in err and "Traceback" not in err
+
+
+def test_a_report_destination_failing_in_the_job_is_one_line(
+    spark, table, tmp_path: Path, unique_name, capsys
+) -> None:
+    run = tmp_path / "archive" / "run=2026-11-01-08-00-00"
+    run.mkdir(parents=True)
+    (run / "part-00000").write_text(f"{_line(1)}\n")
+    config = write_json(tmp_path / "storage.json", storage_config(table))
+    missing = f"s3://{unique_name('nobucket')}/r.json"
+    assert main(job_args(str(tmp_path / "archive"), config, report=missing), spark) == 1
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert f"cannot write the report to {missing}: NoSuchBucket" in line
+    assert "Traceback" not in err

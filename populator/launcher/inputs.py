@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from populator.cli.common import notice, protect_secret
 from populator.core import aws, s3io
@@ -24,6 +24,8 @@ class Inputs:
     archive: str  # normalised: s3://bucket/prefix/ or an absolute local directory
     since: Optional[datetime]
     storage: StorageConfig
+    # The user's files this run reads (storage config, resolver): outputs must not be them.
+    input_files: Tuple[str, ...] = ()
 
 
 def require(value: Optional[str], name: str, what: str) -> str:
@@ -179,7 +181,12 @@ def validate_inputs(
     storage = load_storage_config(storage_path, iglu, notify)
     for secret in storage.secrets():
         protect_secret(secret)
-    return Inputs(archive=archive, since=moment, storage=storage)
+    return Inputs(
+        archive=archive,
+        since=moment,
+        storage=storage,
+        input_files=(storage_path, resolver_path),
+    )
 
 
 def ensure_manifest_table(
