@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from devkit.enriched_lines import make_line
+from populator.job.reader import MAX_LINE_BYTES
 
 EID = "1799a90f-f570-4414-b91a-b0db8f39cc2e"
 ETL = "2026-11-01 08:46:40.000"
@@ -68,6 +69,11 @@ def corpus(seed: int = 1, scale: int = 1) -> List[Case]:
             _b(make_line(EID, ETL, FP, overrides={52: "x" * (1 << 20)})),
             None,
             (EID, FP, ETL_SECONDS),
+        ),
+        Case(
+            "line_over_the_limit",
+            _b(make_line(EID, ETL, FP, overrides={52: "x" * MAX_LINE_BYTES})),
+            "line_too_long",
         ),
         Case("upper_case_uuid", _b(make_line(EID.upper(), ETL, FP)), None, (EID, FP, ETL_SECONDS)),
         Case("braced_uuid", _b(make_line("{" + EID + "}", ETL, FP)), "bad_event_id"),

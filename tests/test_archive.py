@@ -356,7 +356,7 @@ def test_since_skips_earlier_runs_without_listing_them(big_archive: Any) -> None
     assert [run.started for run in runs] == moments[991:]
     assert len(calls) == 3  # 11 runs (+ the bad-date folder) in pages of 5
     assert calls[0]["StartAfter"] == f"enriched/archive/{run_name(since)}"
-    assert "StartAfter" not in calls[1] and "ContinuationToken" in calls[1]
+    assert "ContinuationToken" in calls[1]  # boto3's paginator; S3 then ignores StartAfter
 
 
 def test_list_runs_needs_a_client_for_s3() -> None:
@@ -464,3 +464,42 @@ def test_local_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="another host"):
         list_runs("file://otherhost/archive/")
     assert list_runs(str(tmp_path)) == []
+
+
+# --- issue 10 items 20 and 21 -----------------------------------------------------------------
+
+from populator.core.archive import Skipped, no_runs_problem  # noqa: E402
+
+
+def test_local_runs_report_what_they_skip(tmp_path: Path) -> None:
+    run = tmp_path / "archive" / run_name(T0)
+    write(run / "part-00000.gz")
+    (tmp_path / "elsewhere").mkdir()
+    write(tmp_path / "elsewhere" / "part-00009.gz")
+    (run / "linked").symlink_to(tmp_path / "elsewhere")
+    (run / "dangling.gz").symlink_to(tmp_path / "missing.gz")
+    os.mkfifo(run / "pipe.gz")
+    (run / "file-link.gz").symlink_to(tmp_path / "elsewhere" / "part-00009.gz")
+    (run_only,) = list_runs(str(tmp_path / "archive"))
+    assert [f.path for f in run_only.files] == [
+        str(run / "file-link.gz"),
+        str(run / "part-00000.gz"),
+    ]
+    assert run_only.skipped == (
+        Skipped(str(run / "dangling.gz"), "dangling_link"),
+        Skipped(str(run / "linked"), "symlinked_folder"),
+        Skipped(str(run / "pipe.gz"), "not_a_regular_file"),
+    )
+
+
+def test_no_runs_problem_names_the_mistake(s3, bucket, tmp_path: Path) -> None:
+    s3.put_object(Bucket=bucket, Key=f"archive/{run_name(T0)}/part-00000.gz", Body=b"x")
+    assert no_runs_problem(f"s3://{bucket}/archive/", s3) is None
+    single = no_runs_problem(f"s3://{bucket}/archive/{run_name(T0)}/", s3)
+    assert "is a run folder itself" in single and f"s3://{bucket}/archive/ " in single
+    assert "(the bucket root)" in no_runs_problem(f"S3://{bucket}", s3)
+    assert "holds no run=" in no_runs_problem(f"s3://{bucket}/nothing-here/", s3)
+    write(tmp_path / "a" / run_name(T0) / "part-00000.gz")
+    assert no_runs_problem(str(tmp_path / "a")) is None
+    assert "is a run folder itself" in no_runs_problem(str(tmp_path / "a" / run_name(T0)))
+    assert "holds no run=" in no_runs_problem(f"file://{tmp_path}")

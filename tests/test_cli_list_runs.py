@@ -105,7 +105,9 @@ def test_json_report_runs_totals_estimate(
     assert abs(est["events"] - est["bytes"] / est["bytes_per_event"]) <= max(1, est["events"] / 500)
     assert est["writes"] == est["events"]
     assert est["cost_usd"] == round(est["writes"] * 0.625 / 1e6, 6)
-    assert est["write_capacity"] == 40 and est["seconds"] == est["writes"] / 40
+    assert est["write_capacity"] == 40
+    assert est["seconds"] == pytest.approx(est["writes"] / 40 + est["file_seconds"], abs=1e-3)
+    assert est["files"] == document["totals"]["to_write"]["files"]
     assert document["archive"] == s3_archive and document["run_manifest_table"] == table
 
 
@@ -165,7 +167,7 @@ def test_local_directory_needs_no_aws(monkeypatch, tmp_path, sample) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     none = inv_in_process("list_runs", [str(empty)])
-    assert none.code == 0 and none.out.startswith(f"no runs under {empty}/")
+    assert none.code == 2 and "holds no run=YYYY-MM-DD-HH-MM-SS/ folder" in none.err
 
 
 def test_aws_side_errors_and_a_missing_run_manifest(s3_archive, unique_name) -> None:

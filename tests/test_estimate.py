@@ -88,3 +88,13 @@ def test_human_units() -> None:
     assert human_bytes(1536) == "1.5 KiB" and human_bytes(5 * 1024**4) == "5.0 TiB"
     assert human_duration(42) == "42s" and human_duration(4000) == "1h 06m 40s"
     assert human_duration(125) == "2m 05s" and human_duration(90061) == "1d 01h 01m"
+
+
+def test_many_files_cost_time_of_their_own() -> None:
+    from populator.launcher.estimate import PER_FILE_SECONDS, READERS
+
+    one = estimate(1_000_000, None, 1000, files=1)
+    many = estimate(1_000_000, None, 1000, files=100_000)
+    assert many.events == one.events and many.cost_usd == one.cost_usd
+    assert many.seconds - one.seconds == pytest.approx(99_999 * PER_FILE_SECONDS / READERS)
+    assert many.file_seconds == round(100_000 * PER_FILE_SECONDS / READERS, 3)

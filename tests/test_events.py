@@ -129,3 +129,9 @@ def test_reference_conversions() -> None:
 
 def test_columns_match_the_reference() -> None:
     assert (EVENT_ID, EVENT_FINGERPRINT) == (6, 129)
+
+
+def test_a_last_line_ending_in_a_bare_cr_keeps_the_fingerprint_clean() -> None:
+    uuid = "1799a90f-f570-4414-b91a-b0db8f39cc2e"
+    entry = parse_line(make_line(uuid, "2026-11-01 08:46:40.000", "abc") + "\r")
+    assert entry.fingerprint == "abc"

@@ -13,12 +13,15 @@ from devkit.jobs import dump_table, job_args, storage_config, write_json
 from devkit.sample_archive import gz
 from populator.core.events import TTL_SECONDS, MalformedEvent, parse_line
 from populator.core.manifest import EventsManifest
+from populator.job.reader import MAX_LINE_BYTES
 
 CASES = corpus(scale=env_int("POPULATOR_HOSTILE_SCALE", 1))
 
 
 def outcome(raw: bytes):
-    """What the job does with one raw line (decode, then parse)."""
+    """What the job does with one raw line (bounded by the reader, decoded, then parsed)."""
+    if len(raw) + 1 > MAX_LINE_BYTES:  # with its newline, over the reader's bound
+        return "line_too_long"
     try:
         entry = parse_line(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -82,5 +85,12 @@ def test_the_job_counts_every_hostile_line_and_stores_only_the_valid_ones(
         for line in path.read_text().splitlines()
     ]
     assert len(rows) == sum(expected_reasons.values())
-    assert all(("line" in row) != ("line_base64" in row) for row in rows)
+    assert all(
+        ("line" in row) != ("line_base64" in row)
+        for row in rows
+        if row["reason"] != "line_too_long"  # never buffered: its size only
+    )
+    assert [r["truncated_from_bytes"] for r in rows if r["reason"] == "line_too_long"] == [
+        len(c.line) + 1 for c in CASES if c.reason == "line_too_long"
+    ]
     record("hostile lines", inputs_tried=len(CASES) + 1, writes_verified=len(stored))

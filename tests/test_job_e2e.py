@@ -11,6 +11,7 @@ import pytest
 from devkit.enriched_lines import make_line
 from devkit.jobs import SECRET, dump_table, job_args, storage_config, write_json
 from devkit.sample_archive import realistic_archive, write_to_dir, write_to_s3
+from populator.core.archive import parse_run_id
 from populator.core.events import TTL_SECONDS
 from populator.core.manifest import EventsManifest, build_create_table_request
 from populator.core.run_manifests import RunManifests
@@ -183,3 +184,114 @@ def test_refuses_a_table_with_another_key_schema(
     assert main(job_args(archive, config), spark) == 2
     assert "refusing to write" in capsys.readouterr().err
     assert dynamodb.scan(TableName=name)["Items"] == []
+
+
+# --- issue 10 items 1, 2, 3, 5, 17, 20, 21 in the job itself -----------------------------------
+
+
+def _line(n: int) -> str:
+    return make_line(f"1799a90f-f570-4414-b91a-{n:012d}", "2026-11-01 08:46:40.000", f"fp{n}")
+
+
+def test_bad_rows_keep_sub_folders_report_in_any_s3_case_skips_are_counted(
+    spark, s3, bucket, table, tmp_path: Path
+) -> None:
+    import bz2
+    import gzip
+    import os
+
+    run = tmp_path / "archive" / "run=2026-11-01-08-00-00"
+    for sub in ("a", "b"):
+        (run / sub).mkdir(parents=True)
+        (run / sub / "part-00000.gz").write_bytes(
+            gzip.compress(f"{_line(1)}\nbad line in {sub}\n".encode())
+        )
+    (run / "c.gz").write_bytes(bz2.compress(f"{_line(2)}\n".encode()))  # bzip2 named .gz
+    os.mkfifo(run / "pipe")
+    (run / "gone.gz").symlink_to(tmp_path / "nothing.gz")
+    config = write_json(tmp_path / "storage.json", storage_config(table))
+    bad = tmp_path / "bad"
+    args = job_args(
+        str(tmp_path / "archive"), config, "--bad-rows", str(bad), report=f"S3://{bucket}/r.json"
+    )
+
+    assert main(args, spark) == 1  # the bzip2 file is a read error: the run is not recorded
+    report = json.loads(s3.get_object(Bucket=bucket, Key="r.json")["Body"].read())
+    assert sorted(p.relative_to(bad).as_posix() for p in bad.rglob("*.jsonl")) == [
+        "run=2026-11-01-08-00-00/a/part-00000.gz.jsonl",
+        "run=2026-11-01-08-00-00/b/part-00000.gz.jsonl",
+    ]
+    assert report["malformed"] == {"field_count": 2}
+    (error,) = report["read_errors"]
+    assert error["path"].endswith("c.gz") and "bzip2 data, not gzip nor text" in error["error"]
+    assert sorted((s["path"].rsplit("/", 1)[1], s["reason"]) for s in report["skipped_inputs"]) == [
+        ("gone.gz", "dangling_link"),
+        ("pipe", "not_a_regular_file"),
+    ]
+    assert not (tmp_path / "S3:").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--bad-rows", "{archive}/bad/"], "inside the enriched archive"),
+        (["--report", "{archive}/r.json"], "inside the enriched archive"),
+        (["--report", "{config}"], "is an input of this run"),
+        (["--report", "http://example.com/r.json"], "unsupported scheme"),
+        (["--run-manifest-table", ""], "is empty"),
+    ],
+)
+def test_the_job_refuses_bad_destinations_and_empty_tables(
+    spark, table, tmp_path: Path, capsys, extra, message
+) -> None:
+    archive = write_to_dir(
+        realistic_archive(now=NOW, runs=1, events_per_run=3), str(tmp_path / "a")
+    )
+    config = write_json(tmp_path / "storage.json", storage_config(table))
+    before = sorted(str(p) for p in Path(archive).rglob("*"))
+    args = [a.format(archive=archive.rstrip("/"), config=config) for a in extra]
+    assert main(job_args(archive, config, *args), spark) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(str(p) for p in Path(archive).rglob("*")) == before
+    assert Path(config).read_text().startswith("{")
+
+
+def test_an_archive_without_runs_is_refused(spark, table, tmp_path: Path, capsys) -> None:
+    archive = write_to_dir(
+        realistic_archive(now=NOW, runs=1, events_per_run=3), str(tmp_path / "a")
+    )
+    single = min(p for p in Path(archive).iterdir() if parse_run_id(p.name) is not None)
+    config = write_json(tmp_path / "storage.json", storage_config(table))
+    assert main(job_args(str(single), config), spark) == 2
+    assert "is a run folder itself" in capsys.readouterr().err
+
+
+def test_a_bad_rows_destination_failing_in_the_job_is_one_line(
+    spark, table, tmp_path: Path, unique_name, capsys
+) -> None:
+    run = tmp_path / "archive" / "run=2026-11-01-08-00-00"
+    run.mkdir(parents=True)
+    (run / "part-00000").write_text(f"{_line(1)}\nnot an event\n")
+    config = write_json(tmp_path / "storage.json", storage_config(table))
+    missing = f"s3://{unique_name('nobucket')}/bad/"
+    code = main(job_args(str(tmp_path / "archive"), config, "--bad-rows", missing), spark)
+    err = capsys.readouterr().err
+    assert code == 1
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert f"cannot write bad rows to {missing}" in line and "NoSuchBucket" in line
+    assert "at org.apache" not in err and "Traceback" not in err
+
+
+def test_a_report_destination_failing_in_the_job_is_one_line(
+    spark, table, tmp_path: Path, unique_name, capsys
+) -> None:
+    run = tmp_path / "archive" / "run=2026-11-01-08-00-00"
+    run.mkdir(parents=True)
+    (run / "part-00000").write_text(f"{_line(1)}\n")
+    config = write_json(tmp_path / "storage.json", storage_config(table))
+    missing = f"s3://{unique_name('nobucket')}/r.json"
+    assert main(job_args(str(tmp_path / "archive"), config, report=missing), spark) == 1
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert f"cannot write the report to {missing}: NoSuchBucket" in line
+    assert "Traceback" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -178,3 +179,83 @@ def test_any_text_parses_or_raises_value_error(text: str) -> None:
     else:
         assert parsed.prefix == "" or parsed.prefix.endswith("/")
         assert parse_s3_uri(parsed.uri) == parsed
+
+
+# --- the one Location type (issue 9, issue 10 items 1, 3, 4, 23) ----------------------------
+
+from populator.core.location import (  # noqa: E402
+    Location,
+    LocationError,
+    destination_problem,
+    parse_location,
+)
+
+
+@pytest.mark.parametrize("scheme", ["s3", "S3", "s3a", "S3A", "s3n", "S3n"])
+def test_every_s3_spelling_is_s3(scheme: str) -> None:
+    where = parse_location(f"{scheme}://bucket/r.json", "--report")
+    assert where == Location("s3", "bucket", "r.json")
+    assert where.uri == "s3://bucket/r.json" and not where.is_dir_like
+    assert parse_location(f"{scheme}://bucket/bad/").is_dir_like
+
+
+@pytest.mark.parametrize("text", ["http://host/r.json", "ftp://h/x", "gs://b/x", "HDFS://n/x"])
+def test_unknown_schemes_are_refused_naming_the_option(text: str) -> None:
+    with pytest.raises(LocationError, match=r"^--report .*unsupported scheme"):
+        parse_location(text, "--report")
+
+
+def test_s3_missing_slashes_is_not_a_local_folder() -> None:
+    with pytest.raises(LocationError, match="missing '//'"):
+        parse_location("s3:/bucket/x", "--bad-rows")
+
+
+def test_file_uris_are_decoded_and_local_paths_absolute(tmp_path) -> None:
+    assert parse_location("file:///tmp/with%20space/r.json").path == "/tmp/with space/r.json"
+    assert parse_location("file://localhost/tmp/a/").uri == "/tmp/a/"
+    assert parse_location("file:/tmp/a").path == "/tmp/a"
+    assert parse_location("rel/x.json").path == str(Path.cwd() / "rel" / "x.json")
+    with pytest.raises(LocationError, match="another host"):
+        parse_location("file://otherhost/x")
+
+
+def test_join_and_is_under() -> None:
+    archive = parse_location("s3://bkt/enriched/archive")
+    assert archive.as_folder().uri == "s3://bkt/enriched/archive/"
+    assert (
+        archive.join("run=1", "sub/part.gz.jsonl").uri
+        == "s3://bkt/enriched/archive/run=1/sub/part.gz.jsonl"
+    )
+    assert parse_location("S3a://bkt/enriched/archive/bad/").is_under(archive)
+    assert parse_location("s3://bkt/enriched/archive").is_under(archive)
+    assert not parse_location("s3://bkt/enriched/archive2/x").is_under(archive)
+    assert not parse_location("s3://other/enriched/archive/x").is_under(archive)
+    assert parse_location("s3://bkt/x").is_under(parse_location("s3://bkt"))  # bucket root
+    assert not parse_location("/tmp/archive/x").is_under(archive)
+    with pytest.raises(ValueError):
+        archive.join("../escape")
+
+
+def test_local_is_under_resolves_links(tmp_path) -> None:
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "archive")
+    inside = parse_location(str(tmp_path / "link" / "bad"))
+    assert inside.is_under(parse_location(str(tmp_path / "archive")))
+    assert not parse_location(str(tmp_path / "archive2")).is_under(
+        parse_location(str(tmp_path / "archive"))
+    )
+
+
+def test_destination_problem_archive_and_inputs(tmp_path) -> None:
+    archive = parse_location("s3://bkt/archive/")
+    config = parse_location(str(tmp_path / "storage.json"))
+    assert "inside the enriched archive" in destination_problem(
+        "--bad-rows", parse_location("S3://bkt/archive/bad/"), archive, [config]
+    )
+    assert "input of this run" in destination_problem(
+        "--report", parse_location(f"file://{tmp_path}/storage.json"), archive, [config]
+    )
+    assert (
+        destination_problem("--report", parse_location("s3://bkt/r.json"), archive, [config])
+        is None
+    )

@@ -14,18 +14,18 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from populator.cli.common import notice
-from populator.core import aws
+from populator.core import aws, s3io
 from populator.core.archive import Run, archive_is_s3, format_run_id
 from populator.core.archive import list_runs as find_runs
 from populator.core.errors import UserError
-from populator.core.location import parse_s3_uri
+from populator.core.location import parse_location
 from populator.core.retry import error_code
 from populator.core.run_manifests import RunManifests
 from populator.core.since import parse_since
-from populator.launcher.configs import REGION_RE, TABLE_RE
+from populator.launcher.configs import REGION_RE
 from populator.launcher.estimate import (
     DEFAULT_WRITE_CAPACITY,
     SAMPLE_BYTES,
@@ -37,7 +37,7 @@ from populator.launcher.estimate import (
     is_expired,
     measure_sample,
 )
-from populator.launcher.inputs import validate_archive
+from populator.launcher.inputs import check_archive_has_runs, check_table_name, validate_archive
 
 __all__ = ["RunRow", "list_runs", "render_table", "rows_for"]
 
@@ -147,19 +147,18 @@ def render_table(rows: Sequence[RunRow], totals: Dict[str, Any], est: Estimate) 
         f"  cost    ~{_dollars(est.cost_usd)} on demand "
         f"(${est.price_per_million_usd} per million writes)",
         f"  time    ~{human_duration(est.seconds)} at {est.write_capacity:,} WCU "
-        "(--write-capacity)",
+        f"(--write-capacity), of which ~{human_duration(est.file_seconds)} for "
+        f"{est.files:,} files",
     ]
     return "\n".join(out)
 
 
 def _read_head(path: str, s3: Any) -> bytes:
     """The first SAMPLE_BYTES of a data file: a Range GET on S3, a bounded read locally."""
-    if archive_is_s3(path):
-        location = parse_s3_uri(path.rsplit("/", 1)[0] + "/")
-        key = location.prefix + path.rsplit("/", 1)[1]
-        answer = s3.get_object(Bucket=location.bucket, Key=key, Range=f"bytes=0-{SAMPLE_BYTES - 1}")
-        return answer["Body"].read()
-    with open(path, "rb") as handle:
+    where = parse_location(path, "data file")
+    if where.is_s3:
+        return s3io.get_range(s3, where.bucket, where.key, 0, SAMPLE_BYTES - 1)
+    with open(where.path, "rb") as handle:
         return handle.read(SAMPLE_BYTES)
 
 
@@ -183,10 +182,9 @@ def _region(s3: Any, archive: str, region: Optional[str]) -> Optional[str]:
     if region or not archive_is_s3(archive):
         return region
     try:
-        found = s3.get_bucket_location(Bucket=parse_s3_uri(archive).bucket)["LocationConstraint"]
+        return s3io.bucket_region(s3, parse_location(archive, "ENRICHED_ARCHIVE").bucket)
     except Exception:
         return None
-    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(found, found)
 
 
 def _aws_error(error: BaseException, what: str) -> UserError:
@@ -196,17 +194,14 @@ def _aws_error(error: BaseException, what: str) -> UserError:
     return UserError(f"{what}: {code}: {message}")
 
 
-def list_runs(
+def _options(
     enriched_archive: Optional[str],
-    since: Optional[str] = None,
-    run_manifest_table: Optional[str] = None,
-    json_output: bool = False,
-    write_capacity: Any = None,
-    region: Optional[str] = None,
-    profile: Optional[str] = None,
-    now: Optional[datetime] = None,
-) -> int:
-    """The task body (wrap with populator.cli.common.command)."""
+    since: Optional[str],
+    run_manifest_table: Optional[str],
+    write_capacity: Any,
+    region: Optional[str],
+) -> Tuple[str, Optional[datetime], int]:
+    """Validate the options (no AWS call): (archive, since, write capacity)."""
     if not enriched_archive:
         raise UserError(
             "missing ENRICHED_ARCHIVE: give the enriched archive, e.g. "
@@ -229,50 +224,75 @@ def list_runs(
             raise UserError(
                 f"--write-capacity {write_capacity!r}: expected a whole number of WCU >= 1"
             )
-    if run_manifest_table is not None and not TABLE_RE.match(run_manifest_table):
-        raise UserError(
-            f"--run-manifest-table {run_manifest_table!r}: expected a DynamoDB table name "
-            "(3-255 of a-z A-Z 0-9 _ . -)"
-        )
+    check_table_name(run_manifest_table, "--run-manifest-table")
     if region is not None and not REGION_RE.match(region):
         raise UserError(f"--region {region!r}: expected an AWS region such as us-east-1")
+    return archive, moment, capacity
 
-    s3 = None
-    if archive_is_s3(archive) or run_manifest_table:
-        s3 = aws.s3_client(region=region, profile=profile)
+
+def _find_runs(archive: str, s3: Any, moment: Optional[datetime]) -> List[Run]:
     try:
         runs = find_runs(archive, s3, moment)
+        if not runs:
+            check_archive_has_runs(archive, s3)
     except FileNotFoundError as error:
         raise UserError(f"ENRICHED_ARCHIVE: {error}") from None
+    except UserError:
+        raise
     except Exception as error:
         if error_code(error) in ("NoSuchBucket", "AccessDenied", "AllAccessDisabled"):
             raise _aws_error(error, f"cannot list {archive}") from None
         raise
+    return runs
 
+
+def _processed(
+    runs: Sequence[Run], archive: str, table: str, s3: Any, region: Optional[str], profile: Any
+) -> Set[str]:
+    """The runs the run manifest records (none when the table does not exist yet)."""
+    table_region = _region(s3, archive, region) or aws.session(profile).region_name
+    client = aws.session(profile, table_region).client("dynamodb", config=aws.client_config())
+    try:
+        return RunManifests(client, table).contains_many(r.prefix for r in runs)
+    except Exception as error:
+        if error_code(error) != "ResourceNotFoundException":
+            if getattr(error, "response", None) is None:
+                raise
+            raise _aws_error(error, f"cannot read --run-manifest-table '{table}'") from None
+    # The job creates it on its first run: until then no run is recorded.
+    notice(
+        f"run manifest table '{table}' does not exist in {table_region} "
+        "(yet): no run is recorded as processed (check the name, or give --region)"
+    )
+    return set()
+
+
+def list_runs(
+    enriched_archive: Optional[str],
+    since: Optional[str] = None,
+    run_manifest_table: Optional[str] = None,
+    json_output: bool = False,
+    write_capacity: Any = None,
+    region: Optional[str] = None,
+    profile: Optional[str] = None,
+    now: Optional[datetime] = None,
+) -> int:
+    """The task body (wrap with populator.cli.common.command)."""
+    archive, moment, capacity = _options(
+        enriched_archive, since, run_manifest_table, write_capacity, region
+    )
+    s3 = None
+    if archive_is_s3(archive) or run_manifest_table:
+        s3 = aws.s3_client(region=region, profile=profile)
+    runs = _find_runs(archive, s3, moment)
     processed: Optional[Set[str]] = None
     if run_manifest_table:
-        table_region = _region(s3, archive, region) or aws.session(profile).region_name
-        client = aws.session(profile, table_region).client("dynamodb", config=aws.client_config())
-        try:
-            processed = RunManifests(client, run_manifest_table).contains_many(
-                r.prefix for r in runs
-            )
-        except Exception as error:
-            if error_code(error) != "ResourceNotFoundException":
-                if getattr(error, "response", None) is None:
-                    raise
-                what = f"cannot read --run-manifest-table '{run_manifest_table}'"
-                raise _aws_error(error, what) from None
-            # The job creates it on its first run: until then no run is recorded.
-            notice(
-                f"run manifest table '{run_manifest_table}' does not exist in {table_region} "
-                "(yet): no run is recorded as processed (check the name, or give --region)"
-            )
-            processed = set()
+        processed = _processed(runs, archive, run_manifest_table, s3, region, profile)
 
     rows = rows_for(runs, processed, now or datetime.now(timezone.utc))
     totals = _totals(rows, processed is not None)
-    est = estimate(totals["to_write"]["bytes"], _sample(runs, rows, s3), capacity)
+    writing = totals["to_write"]
+    est = estimate(writing["bytes"], _sample(runs, rows, s3), capacity, files=writing["files"])
     if json_output:
         document = {
             "archive": archive,

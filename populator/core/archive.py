@@ -12,20 +12,23 @@ cost at least one request per run (tens of thousands for an hourly pipeline's ar
 ``run=`` prefix keeps unrelated folders next to the runs out of the listing. ``--since`` maps
 to ``StartAfter='<prefix>run=<since run id>'``: run ids are fixed width, so key order is time
 order, and every key of a run at or after ``since`` (``…run=<id>/…``) sorts after that string
-while every key of an earlier run sorts before it. ``StartAfter`` is sent on the first request
-only; later pages follow ``NextContinuationToken`` until ``IsTruncated`` is false.
+while every key of an earlier run sorts before it. Paging is boto3's paginator (core.s3io).
+
+Local runs also report what they skip (symlinked folders, dangling links, FIFOs and other
+non-regular files) in ``Run.skipped``, so nothing is left out without a word.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import urllib.parse
+import stat as stat_mode
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from populator.core.location import has_s3_scheme, parse_s3_uri
+from populator.core import s3io
+from populator.core.location import has_s3_scheme, parse_location, parse_s3_uri
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -33,13 +36,15 @@ __all__ = [
     "LOCAL_STORAGE_CLASS",
     "RUN_FOLDER_PREFIX",
     "ArchiveFile",
+    "NoRunsError",
     "Run",
+    "Skipped",
     "archive_is_s3",
     "format_run_id",
     "is_data_file",
-    "iter_s3_objects",
     "list_run_files",
     "list_runs",
+    "no_runs_problem",
     "parse_run_id",
 ]
 
@@ -53,7 +58,6 @@ LOCAL_STORAGE_CLASS = "STANDARD"  # what local files report, so no caller specia
 _RUN_ID_RE = re.compile(
     r"(?:run=)?([0-9]{4})-([0-9]{2})-([0-9]{2})-([0-9]{2})-([0-9]{2})-([0-9]{2})"
 )
-_URI_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def parse_run_id(name: str) -> Optional[datetime]:
@@ -110,6 +114,18 @@ class ArchiveFile:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """An entry below a run folder that is not read, and why (counted in the job's report)."""
+
+    path: str
+    reason: str  # symlinked_folder, dangling_link, not_a_regular_file
+
+
+class NoRunsError(ValueError):
+    """The archive holds no ``run=`` folder at all: almost always the wrong location."""
+
+
+@dataclass(frozen=True)
 class Run:
     """One ``run=…`` folder of the archive.
 
@@ -124,6 +140,7 @@ class Run:
     uri: str
     files: Tuple[ArchiveFile, ...]
     glacier: bool
+    skipped: Tuple[Skipped, ...] = ()
 
     @property
     def bytes(self) -> int:
@@ -142,29 +159,6 @@ def _is_glacier(files: Tuple[ArchiveFile, ...]) -> bool:
 
 
 # --- S3 -------------------------------------------------------------------------------------
-
-
-def iter_s3_objects(
-    s3_client: Any,
-    bucket: str,
-    prefix: str,
-    start_after: Optional[str] = None,
-    page_size: int = DEFAULT_PAGE_SIZE,
-) -> Iterator[Dict[str, Any]]:
-    """Yield every object under ``prefix`` in key order, following continuation tokens."""
-    if not 1 <= page_size <= DEFAULT_PAGE_SIZE:
-        raise ValueError(f"page_size must be 1..{DEFAULT_PAGE_SIZE}, not {page_size}")
-    request: Dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
-    if start_after:
-        request["StartAfter"] = start_after
-    while True:
-        response = s3_client.list_objects_v2(**request)
-        yield from response.get("Contents", [])
-        token = response.get("NextContinuationToken")
-        if not response.get("IsTruncated") or not token:
-            return
-        request.pop("StartAfter", None)
-        request["ContinuationToken"] = token
 
 
 def _require_client(s3_client: Any, archive: str) -> None:
@@ -189,7 +183,7 @@ def _list_s3_runs(
     start_after = run_root + format_run_id(since) if since is not None else None
     seen: Dict[str, Optional[datetime]] = {}  # folder name -> run start, None: not a run
     files: Dict[str, List[ArchiveFile]] = {}
-    for obj in iter_s3_objects(s3_client, location.bucket, run_root, start_after, page_size):
+    for obj in s3io.list_objects(s3_client, location.bucket, run_root, start_after, page_size):
         name, slash, inner = obj["Key"][len(location.prefix) :].partition("/")
         if not slash:
             continue  # a loose object such as 'run=…_$folder$' next to the runs
@@ -225,36 +219,47 @@ def _list_s3_runs(
 
 def _local_dir(archive: str) -> str:
     """``file:///abs``, ``file:/abs``, ``file://localhost/abs`` or a path -> absolute path."""
-    path = archive
-    if archive.lower().startswith("file:"):
-        parts = urllib.parse.urlsplit(archive)
-        if parts.netloc not in ("", "localhost"):
-            raise ValueError(f"{archive!r}: file URIs on another host are not supported")
-        path = urllib.parse.unquote(parts.path)
-    elif _URI_SCHEME_RE.match(archive) and "://" in archive:
-        raise ValueError(
-            f"{archive!r}: unsupported archive location (use s3://, s3a://, s3n://, file:// "
-            "or a local directory)"
-        )
-    if not path:
-        raise ValueError(f"{archive!r}: empty archive path")
-    return os.path.abspath(path)
+    location = parse_location(archive, "archive")
+    if location.is_s3:
+        raise ValueError(f"{archive!r} is an S3 location, not a local directory")
+    return location.path
 
 
-def _list_local_files(run_dir: str) -> Tuple[ArchiveFile, ...]:
-    found = []
+def _skip_reason(path: str) -> Optional[str]:
+    """Why a directory entry is not read, or None for a (link to a) regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "dangling_link" if os.path.islink(path) else "unreadable"
+    return None if stat_mode.S_ISREG(mode) else "not_a_regular_file"
+
+
+def _list_local_files(run_dir: str) -> Tuple[Tuple[ArchiveFile, ...], Tuple[Skipped, ...]]:
+    found, skipped = [], []
     for parent, dirs, names in os.walk(run_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
+        kept = []
+        for name in sorted(d for d in dirs if not d.startswith(("_", "."))):
+            if os.path.islink(os.path.join(parent, name)):
+                skipped.append(Skipped(os.path.join(parent, name), "symlinked_folder"))
+            else:
+                kept.append(name)
+        dirs[:] = kept
         for name in names:
             path = os.path.join(parent, name)
-            try:
-                stat = os.stat(path)
-            except OSError:
-                continue  # dangling symlink or removed while listing
             relative = os.path.relpath(path, run_dir).replace(os.sep, "/")
-            if os.path.isfile(path) and is_data_file(relative, stat.st_size):
-                found.append(ArchiveFile(path, stat.st_size, LOCAL_STORAGE_CLASS))
-    return tuple(sorted(found, key=lambda f: f.path))
+            if not is_data_file(relative, 1):
+                continue  # Hadoop's hidden and marker files: skipped by convention
+            reason = _skip_reason(path)
+            if reason is not None:
+                skipped.append(Skipped(path, reason))
+                continue
+            size = os.stat(path).st_size
+            if is_data_file(relative, size):
+                found.append(ArchiveFile(path, size, LOCAL_STORAGE_CLASS))
+    return (
+        tuple(sorted(found, key=lambda f: f.path)),
+        tuple(sorted(skipped, key=lambda s: s.path)),
+    )
 
 
 def _list_local_runs(archive: str, since: Optional[datetime]) -> List[Run]:
@@ -270,7 +275,7 @@ def _list_local_runs(archive: str, since: Optional[datetime]) -> List[Run]:
             if since is not None and when < since:
                 continue
             run_dir = os.path.join(root, entry.name) + "/"
-            data = _list_local_files(run_dir)
+            data, skipped = _list_local_files(run_dir)
             runs.append(
                 Run(
                     run_id=entry.name[len(RUN_FOLDER_PREFIX) :],
@@ -279,6 +284,7 @@ def _list_local_runs(archive: str, since: Optional[datetime]) -> List[Run]:
                     uri=run_dir,
                     files=data,
                     glacier=False,
+                    skipped=skipped,
                 )
             )
     return runs
@@ -316,7 +322,7 @@ def list_run_files(
     if archive_is_s3(location):
         _require_client(s3_client, location)
         folder = parse_s3_uri(location)
-        objects = iter_s3_objects(s3_client, folder.bucket, folder.prefix, None, page_size)
+        objects = s3io.list_objects(s3_client, folder.bucket, folder.prefix, None, page_size)
         data = (
             _s3_file(folder.bucket, obj)
             for obj in objects
@@ -326,4 +332,48 @@ def list_run_files(
     run_dir = _local_dir(location)
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"run folder {location!r} is not a directory ({run_dir})")
-    return _list_local_files(run_dir + "/")
+    return _list_local_files(run_dir + "/")[0]
+
+
+def _has_s3_run(s3_client: Any, archive: str) -> bool:
+    location = parse_s3_uri(archive)
+    for obj in s3io.list_objects(s3_client, location.bucket, location.prefix + RUN_FOLDER_PREFIX):
+        name, slash, _ = obj["Key"][len(location.prefix) :].partition("/")
+        if slash and parse_run_id(name) is not None:
+            return True
+    return False
+
+
+def _has_local_run(archive: str) -> bool:
+    with os.scandir(_local_dir(archive)) as entries:
+        return any(
+            e.name.startswith(RUN_FOLDER_PREFIX) and parse_run_id(e.name) and e.is_dir()
+            for e in entries
+        )
+
+
+def no_runs_problem(archive: str, s3_client: Any = None) -> Optional[str]:
+    """Why ``archive`` cannot be an enriched archive (no ``run=`` folder at all), else None.
+
+    Call it when ``list_runs`` found nothing: a run folder given by mistake gets its parent
+    suggested, the bucket root and empty prefixes are named as such.
+    """
+    has_run = _has_s3_run(s3_client, archive) if archive_is_s3(archive) else _has_local_run(archive)
+    if has_run:
+        return None
+    shown = parse_s3_uri(archive).uri if archive_is_s3(archive) else _local_dir(archive) + "/"
+    message = f"archive {shown} holds no run=YYYY-MM-DD-HH-MM-SS/ folder"
+    folder = shown.rstrip("/")
+    parent, _, last = folder.rpartition("/")
+    if parse_run_id(last) is not None and last.startswith(RUN_FOLDER_PREFIX):
+        message += (
+            f": it is a run folder itself; give the folder that holds the runs, {parent}/ "
+            "(and --since to start at this run)"
+        )
+    elif archive_is_s3(archive) and not parse_s3_uri(archive).prefix:
+        message += (
+            " (the bucket root): give the archive's prefix, e.g. s3://bucket/enriched/archive/"
+        )
+    else:
+        message += ": is this the enriched archive (the folder holding the run= folders)?"
+    return message

@@ -43,9 +43,12 @@ class ManifestEntry(NamedTuple):
 
 
 def parse_line(line: str) -> ManifestEntry:
-    """Parse a 130- or 131-field enriched line (a trailing `\\n` or `\\r\\n` is tolerated)."""
+    """Parse a 130- or 131-field enriched line (a trailing `\\n`, `\\r\\n` or `\\r` is tolerated:
+    a file's last line may end in a bare `\\r`, which must not end up in the fingerprint)."""
     if line.endswith("\n"):
-        line = line[:-2] if line.endswith("\r\n") else line[:-1]
+        line = line[:-1]
+    if line.endswith("\r"):
+        line = line[:-1]
     tabs = line.count("\t")
     if tabs != 130 and tabs != 129:
         raise MalformedEvent("field_count", f"expected 130 or 131 fields, got {tabs + 1}")

@@ -1,4 +1,7 @@
-"""Parse ``s3://``, ``s3a://`` and ``s3n://`` URIs into a bucket and a key prefix.
+"""The one parser of locations: ``s3://``, ``s3a://``, ``s3n://`` (any case), ``file://``, paths.
+
+``parse_location`` gives a typed ``Location`` (S3 bucket/key or a local path) for every option
+that names a place; ``parse_s3_uri`` gives the canonical S3 *folder* (``S3Uri``).
 
 Hadoop-era configs spell the same location three ways; everything downstream (listing,
 run-manifest ids, file paths handed to Spark) wants one canonical form: the bucket plus a
@@ -9,10 +12,25 @@ characters*: ``'s3://s3-bucket'.lstrip('s3://')`` eats the bucket's ``s3-`` too)
 
 from __future__ import annotations
 
+import os
 import re
+import urllib.parse
 from dataclasses import dataclass
+from typing import Optional, Sequence
 
-__all__ = ["S3_SCHEMES", "S3Uri", "has_s3_scheme", "is_s3_uri", "parse_s3_uri"]
+__all__ = [
+    "LOCAL",
+    "S3",
+    "S3_SCHEMES",
+    "Location",
+    "LocationError",
+    "S3Uri",
+    "destination_problem",
+    "has_s3_scheme",
+    "is_s3_uri",
+    "parse_location",
+    "parse_s3_uri",
+]
 
 S3_SCHEMES = ("s3", "s3a", "s3n")
 
@@ -109,22 +127,181 @@ def parse_s3_uri(text: str) -> S3Uri:
         raise ValueError(
             f"{text!r} is not an S3 URI: expected s3://bucket/prefix/ (or s3a://, s3n://)"
         )
+    return _s3_location(text, scheme).s3uri()
+
+
+# --- the one location type ----------------------------------------------------------------
+
+S3 = "s3"
+LOCAL = "local"
+_BARE_S3_RE = re.compile(r"(?i)s3[an]?:/?(?!/)")
+
+
+class LocationError(ValueError):
+    """A location option that names no place we can read or write; the message names it."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an input or output lives: an S3 object/folder or a local file/folder.
+
+    ``kind`` is ``'s3'`` (``bucket`` and ``key``: ``''`` for the bucket root, a folder ends
+    with ``/``) or ``'local'`` (``path``: absolute and normalised; ``folder`` says a trailing
+    ``/`` was written). Every option that names a place is parsed into this one type, so
+    ``S3://``, ``s3a://`` and ``file://`` mean the same thing to the launcher and the job.
+    """
+
+    kind: str
+    bucket: str = ""
+    key: str = ""
+    path: str = ""
+    folder: bool = False
+
+    @property
+    def is_s3(self) -> bool:
+        return self.kind == S3
+
+    @property
+    def is_dir_like(self) -> bool:
+        """Written as a folder: an S3 key ending ``/`` (or the bucket root), a path ending ``/``."""
+        if self.is_s3:
+            return self.key == "" or self.key.endswith("/")
+        return self.folder
+
+    @property
+    def uri(self) -> str:
+        """``s3://bucket/key`` (the scheme EMRFS and boto3 read) or the absolute local path."""
+        if self.is_s3:
+            return f"s3://{self.bucket}/{self.key}"
+        return self.path.rstrip("/") + "/" if self.folder else self.path
+
+    def as_folder(self) -> Location:
+        """The same place taken as a folder (a trailing ``/`` added)."""
+        if self.is_s3:
+            key = self.key if self.key == "" or self.key.endswith("/") else self.key + "/"
+            return Location(S3, self.bucket, key)
+        return Location(LOCAL, path=self.path, folder=True)
+
+    def s3uri(self) -> S3Uri:
+        """This S3 folder as an ``S3Uri`` (bucket + prefix)."""
+        if not self.is_s3:
+            raise ValueError(f"{self.uri} is not an S3 location")
+        return S3Uri(self.bucket, self.as_folder().key)
+
+    def join(self, *parts: str) -> Location:
+        """The location of ``parts`` (relative, ``/``-separated) below this folder."""
+        names = [p.strip("/") for p in parts if p.strip("/")]
+        for name in names:
+            if any(s in ("", ".", "..") for s in name.split("/")):
+                raise ValueError(f"cannot join {name!r}: empty, '.' or '..' segment")
+        tail = "/".join(names)
+        if self.is_s3:
+            return Location(S3, self.bucket, self.as_folder().key + tail)
+        path = os.path.join(self.path, *tail.split("/")) if tail else self.path
+        return Location(LOCAL, path=path)
+
+    def is_under(self, other: Location) -> bool:
+        """True when this location is ``other`` itself or inside it (``other`` taken as a folder).
+
+        Local paths are compared after resolving symbolic links, so a link into the archive
+        is caught too.
+        """
+        if self.kind != other.kind:
+            return False
+        if self.is_s3:
+            if self.bucket != other.bucket:
+                return False
+            root = other.as_folder().key
+            return root == "" or self.as_folder().key.startswith(root)
+        mine, theirs = os.path.realpath(self.path), os.path.realpath(other.path)
+        return mine == theirs or mine.startswith(theirs.rstrip(os.sep) + os.sep)
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+def _s3_location(text: str, scheme: str) -> Location:
     rest = text[len(scheme) + len("://") :]
     bucket, _, key = rest.partition("/")
     if "@" in bucket:
-        # Credentials embedded in the URI (s3n://KEY:SECRET@bucket): never echo them back.
         raise ValueError(
             "S3 URIs with embedded credentials are not supported; use an AWS profile or role"
         )
     _check_bucket(bucket, text)
     if _CONTROL_RE.search(key):
         raise ValueError(f"S3 URI {text!r} holds control characters")
-    if not key:
-        return S3Uri(bucket, "")
-    segments = key[:-1].split("/") if key.endswith("/") else key.split("/")
-    for segment in segments:
+    body = key[:-1] if key.endswith("/") else key
+    for segment in body.split("/") if key else ():
         if segment == "":
             raise ValueError(f"S3 URI {text!r} has an empty path segment ('//')")
         if segment in (".", ".."):
             raise ValueError(f"S3 URI {text!r} has a {segment!r} path segment")
-    return S3Uri(bucket, "/".join(segments) + "/")
+    return Location(S3, bucket, key)
+
+
+def _file_location(text: str) -> Location:
+    parts = urllib.parse.urlsplit(text)
+    if parts.netloc not in ("", "localhost"):
+        raise ValueError(f"{text!r}: file URIs on another host are not supported")
+    return _local_location(urllib.parse.unquote(parts.path), text)
+
+
+def _local_location(path: str, text: str) -> Location:
+    if not path:
+        raise ValueError("empty path")
+    if "\x00" in path:
+        raise ValueError(f"{text!r} holds a NUL character")
+    return Location(LOCAL, path=os.path.abspath(path), folder=path.endswith("/"))
+
+
+def parse_location(text: object, option: str = "location") -> Location:
+    """Parse ``s3://``/``s3a://``/``s3n://`` (any case), ``file://`` or a local path.
+
+    Any other ``scheme://`` (``http://``, ``gs://``, ``ftp://``) is refused rather than
+    taken for a local folder named ``http:``. Raises ``LocationError`` naming ``option``.
+    """
+    if not isinstance(text, str):
+        raise LocationError(f"{option}: expected a location, not {type(text).__name__}")
+    scheme = _scheme(text)
+    try:
+        if scheme in S3_SCHEMES:
+            return _s3_location(text, scheme)
+        if scheme == "file" or (not scheme and text.lower().startswith("file:")):
+            return _file_location(text)
+        if scheme:
+            raise ValueError(
+                f"unsupported scheme '{scheme}://': expected s3://bucket/prefix/ "
+                "(or s3a://, s3n://), file:// or a local path"
+            )
+        if _BARE_S3_RE.match(text):
+            raise ValueError("looks like an S3 URI missing '//': write s3://bucket/key")
+        return _local_location(text, text)
+    except LocationError:
+        raise
+    except ValueError as error:
+        raise LocationError(f"{option} {text!r}: {error}") from None
+
+
+def destination_problem(
+    option: str, destination: Location, archive: Location, inputs: Sequence[Location] = ()
+) -> Optional[str]:
+    """Why an output location must not be written (pure: no I/O but resolving local links).
+
+    An output at or under the archive would be read back as events by the next run; one that
+    is an input file (the storage config with its keys, the resolver) would overwrite it.
+    """
+    if destination.is_under(archive):
+        return (
+            f"{option} {destination.uri} is inside the enriched archive {archive.as_folder().uri}: "
+            "the next run would read it as events; write it somewhere else"
+        )
+    for source in inputs:
+        if source.kind == destination.kind and (
+            destination.is_under(source) if destination.is_s3 else _same_file(destination, source)
+        ):
+            return f"{option} {destination.uri} is an input of this run: it would be overwritten"
+    return None
+
+
+def _same_file(one: Location, other: Location) -> bool:
+    return os.path.realpath(one.path) == os.path.realpath(other.path)

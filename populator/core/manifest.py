@@ -166,7 +166,7 @@ class EventsManifest:
                 "(let the task create it, or create it with eventId/fingerprint keys)"
             )
         status = description.get("TableStatus")
-        if status != "ACTIVE":
+        if status not in ("ACTIVE", "UPDATING"):  # DynamoDB takes writes while UPDATING
             raise ManifestTableError(
                 f"DynamoDB table '{self.table_name}' is {status}, not ACTIVE; retry when it is"
             )

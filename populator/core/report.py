@@ -16,6 +16,7 @@ def new_report() -> Dict[str, Any]:
         "files_read": 0,
         "malformed": {},
         "read_errors": [],
+        "skipped_inputs": [],  # entries of run folders not read: {run, path, reason}
         "valid_events": 0,
         "duplicates_collapsed": 0,
         "distinct_items": 0,
@@ -67,6 +68,7 @@ def summary(report: Dict[str, Any]) -> str:
         f"  lines read           {_n(report['lines_read'])}",
         f"  malformed            {_n(sum(malformed.values()))} ({malformed_text})",
         f"  read errors          {len(report['read_errors'])}",
+        f"  skipped inputs       {len(report.get('skipped_inputs', []))}",
         f"  duplicates collapsed {_n(report['duplicates_collapsed'])}",
         f"  expired skipped      {_n(report['expired_skipped'])}",
         f"  written              {_n(writes['new'])} new, {_n(writes['unchanged'])} unchanged",

@@ -21,6 +21,7 @@ runs with ``BatchGetItem`` (100 keys a call); ``list`` returns every recorded ru
 from __future__ import annotations
 
 import collections
+import re
 import time
 from datetime import datetime
 from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
@@ -31,12 +32,12 @@ from populator.core.archive import (
     GLACIER_CLASSES,
     RUN_FOLDER_PREFIX,
     is_data_file,
-    iter_s3_objects,
     list_runs,
     parse_run_id,
 )
 from populator.core.location import parse_s3_uri
 from populator.core.retry import full_jitter
+from populator.core.s3io import list_objects
 
 __all__ = [
     "ADDED_AT_ATTRIBUTE",
@@ -56,6 +57,7 @@ __all__ = [
     "manifest_contains_many",
     "normalize_prefix",
     "split_full_path",
+    "table_name_problem",
 ]
 
 DYNAMODB_RUNID_ATTRIBUTE = "RunId"
@@ -70,6 +72,22 @@ _DEFAULT_WRITE_CAPACITY = 5
 # Real tables take seconds to become ACTIVE: poll every 2 s for up to 5 min (the waiter's
 # default, 20 s x 25, makes every first run wait at least 20 s).
 _DEFAULT_WAITER_CONFIG = {"Delay": 2, "MaxAttempts": 150}
+
+
+# DynamoDB's rule for table names: 3-255 of a-z A-Z 0-9 _ . -
+TABLE_NAME_RE = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
+
+
+def table_name_problem(name: object) -> Optional[str]:
+    """Why ``name`` is not a DynamoDB table name, else None (one rule for every option).
+
+    An empty string is a problem, not "no table": it is what an unset shell variable gives.
+    """
+    if not isinstance(name, str) or not name.strip():
+        return "is empty (an unset variable?): give a table name or leave the option out"
+    if not TABLE_NAME_RE.fullmatch(name):
+        return "is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -)"
+    return None
 
 
 class RunManifests:
@@ -148,7 +166,7 @@ def is_glacier(s3_client: Any, bucket: str, prefix: str) -> bool:
     """Whether any data file under ``prefix`` is in GLACIER or DEEP_ARCHIVE (all pages;
     ``_SUCCESS``, hidden, empty objects and folder markers do not count)."""
     folder = normalize_prefix(prefix) or ""
-    for obj in iter_s3_objects(s3_client, bucket, folder):
+    for obj in list_objects(s3_client, bucket, folder):
         if obj.get("StorageClass") in GLACIER_CLASSES and is_data_file(
             obj["Key"][len(folder) :], int(obj.get("Size", 0))
         ):

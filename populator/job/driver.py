@@ -17,24 +17,28 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from populator.core import aws
-from populator.core.archive import Run, list_runs
+from populator.core.archive import Run, list_runs, no_runs_problem
 from populator.core.job_args import JobOptions, dynamodb_endpoint
+from populator.core.location import destination_problem, parse_location
 from populator.core.manifest import EventsManifest
 from populator.core.report import new_report, summary, to_json
 from populator.core.retry import RetryPolicy
-from populator.core.run_manifests import RunManifests
+from populator.core.run_manifests import RunManifests, table_name_problem
 from populator.core.storage_config import StorageConfig
 from populator.core.write import budget as write_budget
 from populator.job import importer, sinks
 from populator.job.partitions import (
     COUNT,
     READ_ERROR,
+    FileTask,
     JobContext,
     combine,
     counters_only,
     is_event,
-    read_file,
+    read_files,
+    read_groups,
     write_partition,
+    write_partition_count,
 )
 from populator.job.progress import JobProgress, start_progress
 
@@ -56,6 +60,34 @@ def batch_runs(runs: Sequence[Run], batches: int) -> List[List[Run]]:
         return []
     size = -(-len(runs) // max(1, batches))
     return [list(runs[i : i + size]) for i in range(0, len(runs), size)]
+
+
+def check_options(options: JobOptions) -> None:
+    """Refuse (ValueError: exit 2) what the launcher refuses too, before any work: outputs in
+    the archive or over an input, malformed locations, an empty or invalid table name."""
+    try:
+        problem = _output_problem(options)
+    except ValueError as error:  # LocationError: a plain ValueError is the job's exit 2
+        raise ValueError(str(error)) from None
+    if problem:
+        raise ValueError(problem)
+    if options.run_manifest_table is not None:
+        problem = table_name_problem(options.run_manifest_table)
+        if problem:
+            raise ValueError(f"--run-manifest-table {options.run_manifest_table!r} {problem}")
+
+
+def _output_problem(options: JobOptions) -> Optional[str]:
+    """Why --report or --bad-rows must not be written, else None (LocationError if malformed)."""
+    archive = parse_location(options.enriched_archive, "--enriched-archive").as_folder()
+    inputs = [parse_location(options.storage_config, "--storage-config")]
+    for option, value in (("--report", options.report), ("--bad-rows", options.bad_rows)):
+        if value is None:
+            continue
+        problem = destination_problem(option, parse_location(value, option), archive, inputs)
+        if problem:
+            return problem
+    return None
 
 
 def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, Any]:
@@ -82,6 +114,7 @@ def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, An
 
 def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -> Dict[str, Any]:
     started = time.monotonic()
+    check_options(options)
     report = new_report()
     report["archive"] = options.enriched_archive
     storage = load_storage(options.storage_config, options.endpoint_url)
@@ -102,11 +135,22 @@ def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -
         )
         skip_expired = not options.include_expired and manifest.ttl_enabled()
     run_manifest = None
-    if options.run_manifest_table:
+    if options.run_manifest_table is not None:
         run_manifest = RunManifests(dynamodb, options.run_manifest_table)
         run_manifest.create()
 
     runs = list_runs(options.enriched_archive, s3_client=s3, since=options.since)
+    if not runs:
+        problem = no_runs_problem(options.enriched_archive, s3)
+        if problem:
+            raise ValueError(problem)
+    report["skipped_inputs"] = [
+        {"run": run.run_id, "path": entry.path, "reason": entry.reason}
+        for run in runs
+        for entry in run.skipped
+    ]
+    for entry in report["skipped_inputs"]:
+        log(f"notice: not read: {entry['path']} ({entry['reason'].replace('_', ' ')})")
     skipped: Dict[str, List[str]] = {"glacier": [], "already_recorded": []}
     todo: List[Run] = []
     recorded = run_manifest.contains_many([r.prefix for r in runs]) if run_manifest else set()
@@ -232,48 +276,35 @@ def _read(
 ) -> Tuple[Any, Dict[int, List[str]]]:
     """The one reduce both methods share: (persisted reduced RDD or None, read errors by run);
     fills the report's read counters."""
-    files: List[Tuple[int, str, str]] = [
-        (index, run.run_id, f.path) for index, run in enumerate(runs) for f in run.files
+    files = [
+        FileTask(index, run.run_id, f.path, _relative(f.path, run.uri), f.size)
+        for index, run in enumerate(runs)
+        for f in run.files
     ]
     sc = spark.sparkContext
     reduced = None
     if files:
-        partitions = options.partitions or max(sc.defaultParallelism, min(len(files), 2000))
+        total = sum(f.size for f in files)
+        partitions = options.partitions or write_partition_count(total, sc.defaultParallelism)
         if context.task_write_rate is not None:  # at least one partition per write task
             partitions = max(partitions, report["write_budget"]["write_tasks"])
+        groups = read_groups(files, sc.defaultParallelism)
         reduced = (
-            sc.parallelize(files, min(len(files), 10000))
-            .flatMap(lambda f: read_file(f[0], f[1], f[2], context))
+            sc.parallelize(groups, len(groups))
+            .flatMap(lambda group: read_files(group, context))
             .reduceByKey(combine, numPartitions=partitions)
         )
         reduced.persist(_storage_level())
         sc.setJobDescription("read, parse and deduplicate the archive")
-        counters = reduced.mapPartitions(lambda rs: counters_only(rs, context)).collect()
+        try:
+            counters = reduced.mapPartitions(lambda rs: counters_only(rs, context)).collect()
+        except Exception as error:  # e.g. the bad-rows destination refused a write
+            raise RuntimeError(f"reading the archive failed: {_cause(error)}") from None
     else:
         counters = []
     progress.read_done()
 
-    errors_by_run: Dict[int, List[str]] = {}
-    for key, value in counters:
-        kind, run_index, name = key
-        if kind == READ_ERROR:
-            errors_by_run.setdefault(run_index, []).append(name)
-            report["read_errors"].append(
-                {"run": runs[run_index].run_id, "path": name, "error": value}
-            )
-        elif kind == COUNT:
-            if name == "lines":
-                report["lines_read"] += value
-            elif name == "files":
-                report["files_read"] += value
-            elif name.startswith("malformed:"):
-                reason = name.split(":", 1)[1]
-                report["malformed"][reason] = report["malformed"].get(reason, 0) + value
-    valid = report["lines_read"] - sum(report["malformed"].values())
-    report["valid_events"] = valid
-    report["read_errors"].sort(key=lambda e: e["path"])
-    for error in report["read_errors"]:
-        log(f"error: {error['path']}: {error['error']}")
+    errors_by_run = _count(counters, runs, report, log)
     return reduced, errors_by_run
 
 
@@ -359,10 +390,45 @@ def _write(
                 report["runs"]["not_recorded"].append(later.run_id)
             break
     report["distinct_items"] = distinct
+    valid = report["valid_events"]
     report["duplicates_collapsed"] = max(0, valid - distinct) if not report["errors"] else 0
     if reduced is not None:
         reduced.unpersist()
     return failed_runs
+
+
+def _count(
+    counters: List[Any], runs: List[Run], report: Dict[str, Any], log: Log
+) -> Dict[int, List[str]]:
+    """Fold the read phase's counters into the report; the read errors by run index."""
+    errors_by_run: Dict[int, List[str]] = {}
+    for key, value in counters:
+        kind, run_index, name = key
+        if kind == READ_ERROR:
+            errors_by_run.setdefault(run_index, []).append(name)
+            report["read_errors"].append(
+                {"run": runs[run_index].run_id, "path": name, "error": value}
+            )
+        elif kind == COUNT:
+            if name == "lines":
+                report["lines_read"] += value
+            elif name == "files":
+                report["files_read"] += value
+            elif name.startswith("malformed:"):
+                reason = name.split(":", 1)[1]
+                report["malformed"][reason] = report["malformed"].get(reason, 0) + value
+    valid = report["lines_read"] - sum(report["malformed"].values())
+    report["valid_events"] = valid
+    report["read_errors"].sort(key=lambda e: e["path"])
+    for error in report["read_errors"]:
+        log(f"error: {error['path']}: {error['error']}")
+
+    return errors_by_run
+
+
+def _relative(path: str, run_uri: str) -> str:
+    """A file's path below its run folder (bad rows keep it, so same names stay apart)."""
+    return path[len(run_uri) :] if path.startswith(run_uri) else path.rsplit("/", 1)[-1]
 
 
 def _storage_level() -> Any:
@@ -375,7 +441,8 @@ def _storage_level() -> Any:
 def _cause(error: BaseException) -> str:
     """The Python exception a task died of, without the JVM stack around it."""
     text = str(error)
-    for marker in ("WriteFailed: ", "ReadError: ", "ManifestTableError: "):
+    markers = ("WriteFailed: ", "ReadError: ", "ManifestTableError: ", "SinkError: ")
+    for marker in markers:
         if marker in text:
             return text.split(marker, 1)[1].split("\n", 1)[0]
     lines = [line for line in text.splitlines() if line.strip()]
@@ -386,10 +453,21 @@ def finish(report: Dict[str, Any], options: JobOptions, log: Log = _stderr) -> i
     """Print the summary, save the JSON report, return the exit code."""
     print(summary(report), flush=True)
     if options.report:
-        sinks.write_bytes(
-            options.report,
-            to_json(report).encode("utf-8"),
-            lambda: aws.s3_client(options.endpoint_url),
-        )
+        try:
+            if _output_problem(options):
+                log(f"populator: no report written to {options.report} (refused above)")
+                return 1
+        except ValueError:
+            log(f"populator: no report written to {options.report!r} (refused above)")
+            return 1
+        try:
+            sinks.write_bytes(
+                options.report,
+                to_json(report).encode("utf-8"),
+                lambda: aws.s3_client(options.endpoint_url),
+            )
+        except Exception as error:
+            log(f"error: cannot write the report to {options.report}: {sinks.describe(error)}")
+            return 1
         log(f"populator: report written to {options.report}")
     return 0 if report["status"] == "succeeded" else 1

@@ -1,76 +1,85 @@
-"""Write job outputs (report, bad rows) to a local path or an S3 URI."""
+"""Write job outputs (report, bad rows) to a local path or S3, and read small inputs back.
+
+Every location is parsed by ``populator.core.location`` (``S3://`` and ``s3a://`` go to S3,
+``http://`` is refused) and S3 goes through ``populator.core.s3io``.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from typing import Any, Callable, Tuple
+from typing import Any, Callable, Union
+
+from populator.core import s3io
+from populator.core.location import Location, parse_location
+
+Where = Union[str, Location]
 
 
-def is_s3(location: str) -> bool:
-    return location.startswith(("s3://", "s3a://", "s3n://"))
+def _location(where: Where, option: str = "location") -> Location:
+    return where if isinstance(where, Location) else parse_location(where, option)
 
 
-def split_s3(location: str) -> Tuple[str, str]:
-    bucket, _, key = location.split("://", 1)[1].partition("/")
-    return bucket, key
-
-
-def local_path(location: str) -> str:
-    return location[len("file://") :] if location.startswith("file://") else location
-
-
-def join(location: str, *parts: str) -> str:
-    return "/".join([location.rstrip("/"), *parts])
-
-
-def write_bytes(location: str, data: bytes, s3_client_factory: Callable[[], Any]) -> None:
-    """Replace the object or file at `location` whole (atomic locally: temp file + rename)."""
-    if is_s3(location):
-        bucket, key = split_s3(location)
-        s3_client_factory().put_object(Bucket=bucket, Key=key, Body=data)
+def write_bytes(where: Where, data: bytes, s3_client_factory: Callable[[], Any]) -> None:
+    """Replace the object or file at ``where`` whole (atomic locally: temp file + rename)."""
+    location = _location(where)
+    if location.is_s3:
+        s3io.put_bytes(s3_client_factory(), location.bucket, location.key, data)
         return
-    path = local_path(location)
-    directory = os.path.dirname(os.path.abspath(path))
+    directory = os.path.dirname(location.path)
     os.makedirs(directory, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        os.replace(temp, path)
+        os.replace(temp, location.path)
     except BaseException:
         if os.path.exists(temp):
             os.unlink(temp)
         raise
 
 
-def upload_file(location: str, source: str, s3_client_factory: Callable[[], Any]) -> None:
-    if is_s3(location):
-        bucket, key = split_s3(location)
-        s3_client_factory().upload_file(source, bucket, key)
+def upload_file(where: Where, source: str, s3_client_factory: Callable[[], Any]) -> None:
+    """Move the local file ``source`` to ``where`` (uploaded to S3, or moved/copied locally)."""
+    location = _location(where)
+    if location.is_s3:
+        s3io.upload_file(s3_client_factory(), source, location.bucket, location.key)
         return
-    path = local_path(location)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    os.replace(source, path) if _same_device(source, path) else _copy(source, path)
+    os.makedirs(os.path.dirname(location.path), exist_ok=True)
+    if _same_device(source, location.path):
+        os.replace(source, location.path)
+    else:
+        shutil.copyfile(source, location.path)
+        os.unlink(source)
 
 
 def _same_device(source: str, target: str) -> bool:
     try:
-        return os.stat(source).st_dev == os.stat(os.path.dirname(os.path.abspath(target))).st_dev
+        return os.stat(source).st_dev == os.stat(os.path.dirname(target)).st_dev
     except OSError:
         return False
 
 
-def _copy(source: str, target: str) -> None:
-    import shutil
-
-    shutil.copyfile(source, target)
-    os.unlink(source)
-
-
-def read_text(location: str, s3_client_factory: Callable[[], Any]) -> str:
-    if is_s3(location):
-        bucket, key = split_s3(location)
-        return s3_client_factory().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-    with open(local_path(location), encoding="utf-8") as handle:
+def read_text(where: Where, s3_client_factory: Callable[[], Any]) -> str:
+    location = _location(where)
+    if location.is_s3:
+        data = s3io.read_bytes(s3_client_factory(), location.bucket, location.key)
+        return data.decode("utf-8")
+    with open(location.path, encoding="utf-8") as handle:
         return handle.read()
+
+
+class SinkError(Exception):
+    """An output could not be written; the message is one line naming it and the cause."""
+
+
+def describe(error: BaseException) -> str:
+    """One line for an S3 or file-system error (no stack, no request details)."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict) and response.get("Error"):
+        code = response["Error"].get("Code", "")
+        return f"{code} {response['Error'].get('Message', '')}".strip()
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror} ({error.filename})" if error.filename else error.strerror
+    return (str(error) or type(error).__name__).splitlines()[0]

@@ -8,7 +8,9 @@ estimate always says which (its `basis`).
 Each event is one conditional PutItem: 1 WCU for an item under 1 KB (manifest items are
 ~100 bytes), and a write that fails its condition (a duplicate) costs the same. On-demand
 writes cost about $0.625 per million (us-east-1); at W provisioned WCU the table takes W
-writes per second.
+writes per second. Every file also costs a fixed overhead (one GET's latency, opening the
+stream, its share of task scheduling) whatever its size: PER_FILE_SECONDS, so an archive of
+many small files is not estimated as if it were one big file.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from populator.core.events import TTL_SECONDS
 __all__ = [
     "DEFAULT_BYTES_PER_EVENT",
     "DEFAULT_WRITE_CAPACITY",
+    "PER_FILE_SECONDS",
     "PRICE_PER_MILLION_WRITES",
     "SAMPLE_BYTES",
     "Estimate",
@@ -40,6 +43,10 @@ DEFAULT_BYTES_PER_EVENT = 300
 DEFAULT_WRITE_CAPACITY = 1000
 PRICE_PER_MILLION_WRITES = 0.625
 SAMPLE_BYTES = 1 << 20
+# Fixed cost per data file on one reader (S3 first-byte latency ~20-50 ms plus stream set-up);
+# files are read in parallel by READERS task slots of a modest cluster.
+PER_FILE_SECONDS = 0.05
+READERS = 8
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -105,6 +112,8 @@ class Estimate:
     price_per_million_usd: float
     write_capacity: int
     seconds: float
+    files: int = 0
+    file_seconds: float = 0.0  # the per-file part of ``seconds``
 
 
 def estimate(
@@ -112,8 +121,10 @@ def estimate(
     sample: Optional[Sample],
     write_capacity: int = DEFAULT_WRITE_CAPACITY,
     price_per_million: float = PRICE_PER_MILLION_WRITES,
+    files: int = 0,
 ) -> Estimate:
-    """Events, writes, on-demand cost and time at `write_capacity` WCU for `total_bytes`."""
+    """Events, writes, on-demand cost and time at `write_capacity` WCU for `total_bytes` in
+    `files` data files (each adds PER_FILE_SECONDS / READERS to the time)."""
     if write_capacity < 1:
         raise ValueError(f"write capacity must be at least 1 WCU, not {write_capacity}")
     if sample is not None:
@@ -131,6 +142,7 @@ def estimate(
         )
     events = round(total_bytes / per_event) if total_bytes else 0
     writes = events
+    file_seconds = files * PER_FILE_SECONDS / READERS
     return Estimate(
         bytes=total_bytes,
         events=events,
@@ -140,7 +152,9 @@ def estimate(
         cost_usd=round(writes / 1_000_000 * price_per_million, 6),
         price_per_million_usd=price_per_million,
         write_capacity=write_capacity,
-        seconds=writes / write_capacity,
+        seconds=writes / write_capacity + file_seconds,
+        files=files,
+        file_seconds=round(file_seconds, 3),
     )
 
 

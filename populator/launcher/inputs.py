@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from populator.cli.common import notice, protect_secret
-from populator.core import aws
+from populator.core import aws, s3io
+from populator.core.archive import no_runs_problem
 from populator.core.errors import UserError
-from populator.core.location import has_s3_scheme, parse_s3_uri
+from populator.core.location import Location, LocationError, destination_problem, parse_location
 from populator.core.manifest import EventsManifest, ManifestTableError
+from populator.core.retry import error_code
+from populator.core.run_manifests import table_name_problem
 from populator.core.since import parse_since
 from populator.core.storage_config import StorageConfig
 
@@ -21,6 +24,8 @@ class Inputs:
     archive: str  # normalised: s3://bucket/prefix/ or an absolute local directory
     since: Optional[datetime]
     storage: StorageConfig
+    # The user's files this run reads (storage config, resolver): outputs must not be them.
+    input_files: Tuple[str, ...] = ()
 
 
 def require(value: Optional[str], name: str, what: str) -> str:
@@ -29,24 +34,113 @@ def require(value: Optional[str], name: str, what: str) -> str:
     return str(value)
 
 
+def location(text: str, option: str) -> Location:
+    """``text`` parsed by the one location parser, or a UserError naming ``option``."""
+    try:
+        return parse_location(text, option)
+    except LocationError as error:
+        raise UserError(str(error)) from None
+
+
 def validate_archive(text: str) -> str:
-    """An s3://, s3a://, s3n:// URI (normalised to s3://) or an existing local directory."""
-    if has_s3_scheme(text):
-        try:
-            return parse_s3_uri(text).uri
-        except ValueError as error:
-            raise UserError(f"ENRICHED_ARCHIVE {text!r}: {error}") from None
-    local = text[len("file://") :] if text.startswith("file://") else text
-    if "://" in local:
-        raise UserError(
-            f"ENRICHED_ARCHIVE {text!r}: expected s3://bucket/prefix/ (or s3a://, s3n://) "
-            "or a local directory"
-        )
-    if not os.path.isdir(local):
+    """An s3://, s3a://, s3n:// URI (normalised to s3://), a file:// URI (percent-encoding
+    decoded, as the job reads it) or an existing local directory (absolute, ending ``/``)."""
+    archive = location(text, "ENRICHED_ARCHIVE").as_folder()
+    if archive.is_s3:
+        return archive.uri
+    if not os.path.isdir(archive.path):
         raise UserError(
             f"ENRICHED_ARCHIVE {text!r}: no such local directory (for S3 write s3://bucket/prefix/)"
         )
-    return os.path.abspath(local).rstrip("/") + "/"
+    return archive.uri
+
+
+def check_table_name(value: Optional[str], option: str) -> Optional[str]:
+    """``value`` when it is a DynamoDB table name (None: option not given); else UserError.
+
+    ``--run-manifest-table ""`` (an unset shell variable) is an error, not "no run manifest".
+    """
+    if value is None:
+        return None
+    problem = table_name_problem(value)
+    if problem:
+        raise UserError(f"{option} {value!r} {problem}")
+    return value
+
+
+def _local_destination_problem(option: str, where: Location, folder: bool) -> Optional[str]:
+    """A local output that cannot be written: a directory given for a file, a path under a
+    file, a file given for a folder, an unwritable folder (checked on the nearest existing one)."""
+    path = where.path
+    if not folder and (where.folder or os.path.isdir(path)):
+        return f"{option} {where.uri} is a directory: give a file name, e.g. {path}/report.json"
+    if folder and os.path.exists(path) and not os.path.isdir(path):
+        return f"{option} {where.uri} is a file: give a folder"
+    parent = path if folder else os.path.dirname(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f"{option} {where.uri} is under {parent}, which is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{option} {where.uri}: folder {parent} is not writable"
+    return None
+
+
+def check_destinations(
+    archive: str,
+    report: Optional[str] = None,
+    bad_rows: Optional[str] = None,
+    inputs: Sequence[str] = (),
+) -> Dict[str, Location]:
+    """Refuse outputs that would lose data, before any work (UserError, exit 2).
+
+    ``--report``/``--bad-rows`` must not be at or under the archive (the next run would read
+    them as events), nor any input file (``inputs``: the storage config, the resolver, ...),
+    nor (locally) a directory given for the report, a path under a file or an unwritable
+    folder. Returns the parsed destinations by option; no AWS call (see check_buckets).
+    """
+    root = location(archive, "ENRICHED_ARCHIVE").as_folder()
+    sources = [location(path, "input") for path in inputs if path]
+    found: Dict[str, Location] = {}
+    for option, value, folder in (("--report", report, False), ("--bad-rows", bad_rows, True)):
+        if value is None:
+            continue
+        if not str(value).strip():
+            raise UserError(f"{option} is empty (an unset variable?): give a location or omit it")
+        where = location(value, option)
+        if option == "--report" and where.is_s3 and where.is_dir_like:
+            raise UserError(f"{option} {where.uri} is a folder: give an object key ending .json")
+        problem = destination_problem(option, where, root, sources)
+        if problem is None and not where.is_s3:
+            problem = _local_destination_problem(option, where, folder)
+        if problem:
+            raise UserError(problem)
+        found[option] = where.as_folder() if folder else where
+    return found
+
+
+def check_buckets(destinations: Dict[str, Location], s3_client: Any) -> None:
+    """Every S3 destination's bucket exists (else UserError, exit 2), before any work."""
+    for option, where in destinations.items():
+        if not where.is_s3:
+            continue
+        try:
+            exists = s3io.bucket_exists(s3_client, where.bucket)
+        except Exception as error:
+            raise UserError(
+                f"{option} {where.uri}: cannot check bucket '{where.bucket}' (HeadBucket): "
+                f"{error_code(error) or error}"
+            ) from None
+        if not exists:
+            raise UserError(f"{option} {where.uri}: bucket '{where.bucket}' does not exist")
+
+
+def check_archive_has_runs(archive: str, s3_client: Any = None) -> None:
+    """UserError (exit 2) when the archive holds no ``run=`` folder at all (a run folder given
+    instead of its parent, the bucket root, an empty prefix), else nothing."""
+    problem = no_runs_problem(archive, s3_client)
+    if problem:
+        raise UserError(f"ENRICHED_ARCHIVE: {problem}")
 
 
 def validate_inputs(
@@ -87,7 +181,12 @@ def validate_inputs(
     storage = load_storage_config(storage_path, iglu, notify)
     for secret in storage.secrets():
         protect_secret(secret)
-    return Inputs(archive=archive, since=moment, storage=storage)
+    return Inputs(
+        archive=archive,
+        since=moment,
+        storage=storage,
+        input_files=(storage_path, resolver_path),
+    )
 
 
 def ensure_manifest_table(

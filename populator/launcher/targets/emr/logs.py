@@ -19,9 +19,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
-from populator.core.archive import iter_s3_objects
 from populator.core.location import parse_s3_uri
 from populator.core.retry import error_code
+from populator.core.s3io import list_objects
 
 __all__ = [
     "Cause",
@@ -239,7 +239,7 @@ def fetch_step_logs(s3_client: Any, log_uri: str, cluster_id: str, step_id: str)
     app = application_id(step.text) if step is not None else None
     if app is not None:
         root = parse_s3_uri(log_uri).prefix + f"{cluster_id}/containers/{app}/"
-        folder = driver_container(obj["Key"] for obj in iter_s3_objects(s3_client, bucket, root))
+        folder = driver_container(obj["Key"] for obj in list_objects(s3_client, bucket, root))
         if folder is not None:
             for name in ("stderr", "stdout"):
                 log = _first_existing(s3_client, bucket, (folder + name + ".gz", folder + name))
@@ -255,7 +255,7 @@ def fetch_bootstrap_logs(s3_client: Any, log_uri: str, cluster_id: str) -> List[
     location = parse_s3_uri(log_uri)
     root = f"{location.prefix}{cluster_id}/node/"
     keys: List[str] = []
-    for number, obj in enumerate(iter_s3_objects(s3_client, location.bucket, root)):
+    for number, obj in enumerate(list_objects(s3_client, location.bucket, root)):
         if number >= MAX_BOOTSTRAP_KEYS:
             break
         if _BOOTSTRAP_LOG_RE.search(obj["Key"]):
