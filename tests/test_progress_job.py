@@ -120,28 +120,36 @@ def test_bad_progress_intervals_are_refused(value: str, capsys) -> None:
     assert "--progress-interval" in capsys.readouterr().err
 
 
-def test_executor_counts_reach_the_driver_through_accumulators(spark, tmp_path: Path) -> None:
+def test_executor_counts_reach_the_driver_through_accumulators(
+    spark, moto_endpoint: str, tmp_path: Path, unique_name
+) -> None:
     """Real tasks read files and write through a throttling DynamoDB: the driver's counters
     equal what the tasks returned (lines, files, keys, retries, throttles)."""
-    from devkit.fake_dynamodb import FakeDynamoDB
-
+    from devkit.fault_proxy import FaultProxy
     from populator.core.retry import RetryPolicy
-    from populator.job.partitions import JobContext, counters_only, read_file, write_partition
+    from populator.job.partitions import (
+        FileTask,
+        JobContext,
+        counters_only,
+        read_file,
+        write_partition,
+    )
     from populator.job.progress import ProgressCounters
 
+    table = unique_name("progress")
     sample = realistic_archive(now=NOW, runs=2, events_per_run=40, seed=3)
     root = write_to_dir(sample, str(tmp_path / "archive"))
     files = sorted(str(p) for p in Path(root).rglob("part-*") if p.is_file())
     sc = spark.sparkContext
-    with FakeDynamoDB(seed=7) as fake:
+    with FaultProxy(moto_endpoint, seed=7) as fake:
         import boto3
 
         ddb = boto3.client("dynamodb", endpoint_url=fake.endpoint_url, region_name="us-east-1")
-        EventsManifest(ddb, "manifest").create()
+        EventsManifest(ddb, table).create()
         fake.configure(fault_rate=0.3, faults=["throttle"])
         counters = ProgressCounters(sc)
         context = JobContext(
-            storage=storage_config("manifest"),
+            storage=storage_config(table),
             endpoint_url=None,
             in_flight=4,
             now=0,
@@ -153,14 +161,14 @@ def test_executor_counts_reach_the_driver_through_accumulators(spark, tmp_path: 
         )
         records = (
             sc.parallelize(list(enumerate(files)), 3)
-            .flatMap(lambda f: read_file(0, "r", f[1], context))
+            .flatMap(lambda f: read_file(FileTask(0, "r", f[1], f[1], 0), context))
             .reduceByKey(lambda a, b: min(a, b) if type(a) is tuple else a + b, 2)
         )
         records.persist()
         counted = records.mapPartitions(lambda rs: counters_only(rs, context)).collect()
         results = (
             records.filter(lambda r: len(r[0]) == 2)
-            .mapPartitions(lambda rs: write_partition(rs, context, "manifest"))
+            .mapPartitions(lambda rs: write_partition(rs, context, table))
             .collect()
         )
         records.unpersist()
