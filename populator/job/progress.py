@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from populator.core.location import parse_location
 from populator.core.progress import (
     Counts,
     Estimator,
@@ -57,7 +58,7 @@ def destination(report: Optional[str], progress_uri: Optional[str]) -> Optional[
     """`--progress-uri`, else beside an S3 report; None: stderr only."""
     if progress_uri:
         return progress_uri
-    if report and sinks.is_s3(report):
+    if report and parse_location(report, "--report").is_s3:
         return progress_uri_for(report)
     return None
 
