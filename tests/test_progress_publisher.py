@@ -114,7 +114,7 @@ def test_a_sink_that_fails_is_said_once_and_never_stops_the_job(tmp_path: Path) 
 
 
 def test_where_progress_goes() -> None:
-    assert destination("s3://b/r/backfill-1.json", None) == "s3://b/r/backfill-1.progress.json"
+    assert destination("s3://bkt/r/backfill-1.json", None) == "s3://bkt/r/backfill-1.progress.json"
     assert destination("/tmp/report.json", None) is None  # a local run: stderr only
     assert destination("/tmp/report.json", "/tmp/p.json") == "/tmp/p.json"
     assert destination(None, None) is None

@@ -95,6 +95,7 @@ def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, An
 
     Progress is published all along (job/progress.py), and a last time however it ends.
     """
+    check_options(options)  # before progress, which writes beside the report
     progress = start_progress(
         getattr(spark, "sparkContext", None),
         options.report,
@@ -114,7 +115,6 @@ def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, An
 
 def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -> Dict[str, Any]:
     started = time.monotonic()
-    check_options(options)
     report = new_report()
     report["archive"] = options.enriched_archive
     storage = load_storage(options.storage_config, options.endpoint_url)
