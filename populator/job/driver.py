@@ -10,11 +10,10 @@ Cluster code: Python 3.9.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 from populator.core import aws
 from populator.core.archive import Run, list_runs, no_runs_problem
@@ -28,19 +27,11 @@ from populator.core.storage_config import StorageConfig
 from populator.core.write import budget as write_budget
 from populator.job import importer, sinks
 from populator.job.partitions import (
-    COUNT,
-    READ_ERROR,
-    FileTask,
     JobContext,
-    combine,
-    counters_only,
-    is_event,
-    read_files,
-    read_groups,
-    write_partition,
-    write_partition_count,
 )
 from populator.job.progress import JobProgress, start_progress
+from populator.job.read_phase import cause, read_archive
+from populator.job.write_phase import apply_budget, finish_budget, write_batches
 
 Log = Callable[[str], None]
 
@@ -52,14 +43,6 @@ def _stderr(message: str) -> None:
 def load_storage(location: str, endpoint_url: Optional[str]) -> StorageConfig:
     text = sinks.read_text(location, lambda: aws.s3_client(endpoint_url))
     return StorageConfig.from_self_describing(json.loads(text), source=location)
-
-
-def batch_runs(runs: Sequence[Run], batches: int) -> List[List[Run]]:
-    """Split runs (in time order) into at most `batches` consecutive groups."""
-    if not runs:
-        return []
-    size = -(-len(runs) // max(1, batches))
-    return [list(runs[i : i + size]) for i in range(0, len(runs), size)]
 
 
 def check_options(options: JobOptions) -> None:
@@ -107,7 +90,7 @@ def run_job(options: JobOptions, spark: Any, log: Log = _stderr) -> Dict[str, An
     try:
         report = _run_job(options, spark, log, progress)
     except BaseException as error:
-        progress.fail(_cause(error) if isinstance(error, Exception) else type(error).__name__)
+        progress.fail(cause(error) if isinstance(error, Exception) else type(error).__name__)
         raise
     progress.finish(report)
     return report
@@ -194,47 +177,20 @@ def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -
             report,
             run_manifest,
             (s3, dynamodb),
-            lambda: _read(spark, todo, options, context, report, log, progress),
+            lambda: read_archive(spark, todo, options, context, report, log, progress),
             log,
         )
     else:
-        context = _apply_budget(spark, budget, context, report, log)
+        context = apply_budget(spark, budget, context, report, log)
         failed_runs = _process(
             spark, todo, options, context, storage.table, report, run_manifest, log, progress
         )
-        _finish_budget(report)
+        finish_budget(report)
     report["elapsed_seconds"] = round(time.monotonic() - started, 3)
     elapsed = max(report["elapsed_seconds"], 1e-6)
     report["events_per_second"] = round(report["lines_read"] / elapsed, 1)
     report["status"] = "failed" if (failed_runs or report["errors"]) else "succeeded"
     return report
-
-
-def _apply_budget(
-    spark: Any, budget: write_budget.Budget, context: JobContext, report: Dict[str, Any], log: Log
-) -> JobContext:
-    """Each write task's share of the job's write budget (see core/write/budget.py)."""
-    sc = spark.sparkContext
-    conf = dict(sc.getConf().getAll())
-    tasks = write_budget.concurrent_slots(conf, sc.defaultParallelism)
-    speculation = conf.get("spark.speculation", "false").lower() == "true"
-    rate = write_budget.task_rate(budget, tasks, speculation)
-    report["write_budget"] = write_budget.budget_report(budget, tasks, rate)
-    if rate is None:
-        log(f"populator: {budget.describe()}")
-        return context
-    log(f"populator: {budget.describe()}: {tasks} write task(s) at {rate:.3g} writes/s each")
-    if speculation:
-        log("notice: spark.speculation is on: each write task paces at half its share")
-    return dataclasses.replace(context, task_write_rate=rate)
-
-
-def _finish_budget(report: Dict[str, Any]) -> None:
-    section = report.get("write_budget")
-    if section and section["write_seconds"] > 0:
-        achieved = report["writes"]["requests"] / section["write_seconds"]
-        section["achieved_writes_per_second"] = round(achieved, 1)
-        section["write_seconds"] = round(section["write_seconds"], 3)
 
 
 def _process(
@@ -249,8 +205,8 @@ def _process(
     progress: JobProgress,
 ) -> List[str]:
     """Read, deduplicate and write the runs in checkpointed batches; return failed run ids."""
-    reduced, errors_by_run = _read(spark, runs, options, context, report, log, progress)
-    return _write(
+    reduced, errors_by_run = read_archive(spark, runs, options, context, report, log, progress)
+    return write_batches(
         spark,
         runs,
         options,
@@ -263,190 +219,6 @@ def _process(
         log,
         progress,
     )
-
-
-def _read(
-    spark: Any,
-    runs: List[Run],
-    options: JobOptions,
-    context: JobContext,
-    report: Dict[str, Any],
-    log: Log,
-    progress: JobProgress,
-) -> Tuple[Any, Dict[int, List[str]]]:
-    """The one reduce both methods share: (persisted reduced RDD or None, read errors by run);
-    fills the report's read counters."""
-    files = [
-        FileTask(index, run.run_id, f.path, _relative(f.path, run.uri), f.size)
-        for index, run in enumerate(runs)
-        for f in run.files
-    ]
-    sc = spark.sparkContext
-    reduced = None
-    if files:
-        total = sum(f.size for f in files)
-        partitions = options.partitions or write_partition_count(total, sc.defaultParallelism)
-        if context.task_write_rate is not None:  # at least one partition per write task
-            partitions = max(partitions, report["write_budget"]["write_tasks"])
-        groups = read_groups(files, sc.defaultParallelism)
-        reduced = (
-            sc.parallelize(groups, len(groups))
-            .flatMap(lambda group: read_files(group, context))
-            .reduceByKey(combine, numPartitions=partitions)
-        )
-        reduced.persist(_storage_level())
-        sc.setJobDescription("read, parse and deduplicate the archive")
-        try:
-            counters = reduced.mapPartitions(lambda rs: counters_only(rs, context)).collect()
-        except Exception as error:  # e.g. the bad-rows destination refused a write
-            raise RuntimeError(f"reading the archive failed: {_cause(error)}") from None
-    else:
-        counters = []
-    progress.read_done()
-
-    errors_by_run = _count(counters, runs, report, log)
-    return reduced, errors_by_run
-
-
-def _write(
-    spark: Any,
-    runs: List[Run],
-    options: JobOptions,
-    context: JobContext,
-    table: str,
-    report: Dict[str, Any],
-    run_manifest: Optional[RunManifests],
-    reduced: Any,
-    errors_by_run: Dict[int, List[str]],
-    log: Log,
-    progress: JobProgress,
-) -> List[str]:
-    sc = spark.sparkContext
-    valid = report["valid_events"]
-    failed_runs: List[str] = []
-    distinct = 0
-    position = {run.prefix: index for index, run in enumerate(runs)}
-    batches = batch_runs(runs, options.batches)
-    for number, batch in enumerate(batches, 1):
-        progress.writing(number, len(batches))
-        indexes = {position[run.prefix] for run in batch}
-        written = True
-        if reduced is not None:
-            sc.setJobDescription(
-                f"write batch {number}: runs {batch[0].run_id} .. {batch[-1].run_id}"
-            )
-            write_started = time.monotonic()
-            try:
-                batch_items = reduced.filter(
-                    lambda r, ix=frozenset(indexes): is_event(r) and r[1][1] in ix
-                )
-                if context.task_write_rate is not None:  # exactly the tasks the budget assumes
-                    batch_items = batch_items.coalesce(report["write_budget"]["write_tasks"])
-                results = batch_items.mapPartitions(
-                    lambda records: write_partition(records, context, table)
-                ).collect()
-            except Exception as error:  # Spark gave up on a task after its retries
-                written = False
-                report["errors"].append(
-                    f"writing batch {number} ({batch[0].run_id} .. {batch[-1].run_id}) failed: "
-                    f"{_cause(error)}"
-                )
-                log(f"error: {report['errors'][-1]}")
-                results = []
-            if "write_budget" in report:
-                report["write_budget"]["write_seconds"] += time.monotonic() - write_started
-            for result in results:
-                distinct += result["items"] + result["expired_skipped"]
-                report["expired_skipped"] += result["expired_skipped"]
-                for name in report["writes"]:
-                    report["writes"][name] += result.get(name, 0)
-        for run in batch:
-            index = position[run.prefix]
-            unreadable = index in errors_by_run and not options.accept_read_errors
-            if not written or unreadable:
-                failed_runs.append(run.run_id)
-                report["runs"]["not_recorded"].append(run.run_id)
-            elif run_manifest is not None:
-                try:
-                    run_manifest.add(run.prefix)
-                except Exception as error:
-                    written = False
-                    report["errors"].append(
-                        f"recording run {run.run_id} in the run manifest failed: {_cause(error)}"
-                    )
-                    log(f"error: {report['errors'][-1]}")
-                    failed_runs.append(run.run_id)
-                    report["runs"]["not_recorded"].append(run.run_id)
-                    continue
-                report["runs"]["recorded"].append(run.run_id)
-        progress.batch_done(len(batch))
-        log(
-            f"populator: batch {number} done ({len(batch)} run(s), {'ok' if written else 'FAILED'})"
-        )
-        if not written:
-            # Later batches would still be correct, but stop early: the cause needs fixing.
-            for later in runs[position[batch[-1].prefix] + 1 :]:
-                failed_runs.append(later.run_id)
-                report["runs"]["not_recorded"].append(later.run_id)
-            break
-    report["distinct_items"] = distinct
-    valid = report["valid_events"]
-    report["duplicates_collapsed"] = max(0, valid - distinct) if not report["errors"] else 0
-    if reduced is not None:
-        reduced.unpersist()
-    return failed_runs
-
-
-def _count(
-    counters: List[Any], runs: List[Run], report: Dict[str, Any], log: Log
-) -> Dict[int, List[str]]:
-    """Fold the read phase's counters into the report; the read errors by run index."""
-    errors_by_run: Dict[int, List[str]] = {}
-    for key, value in counters:
-        kind, run_index, name = key
-        if kind == READ_ERROR:
-            errors_by_run.setdefault(run_index, []).append(name)
-            report["read_errors"].append(
-                {"run": runs[run_index].run_id, "path": name, "error": value}
-            )
-        elif kind == COUNT:
-            if name == "lines":
-                report["lines_read"] += value
-            elif name == "files":
-                report["files_read"] += value
-            elif name.startswith("malformed:"):
-                reason = name.split(":", 1)[1]
-                report["malformed"][reason] = report["malformed"].get(reason, 0) + value
-    valid = report["lines_read"] - sum(report["malformed"].values())
-    report["valid_events"] = valid
-    report["read_errors"].sort(key=lambda e: e["path"])
-    for error in report["read_errors"]:
-        log(f"error: {error['path']}: {error['error']}")
-
-    return errors_by_run
-
-
-def _relative(path: str, run_uri: str) -> str:
-    """A file's path below its run folder (bad rows keep it, so same names stay apart)."""
-    return path[len(run_uri) :] if path.startswith(run_uri) else path.rsplit("/", 1)[-1]
-
-
-def _storage_level() -> Any:
-    """On disk: the deduplicated data is re-read once per batch; memory stays flat."""
-    from pyspark import StorageLevel
-
-    return StorageLevel.DISK_ONLY
-
-
-def _cause(error: BaseException) -> str:
-    """The Python exception a task died of, without the JVM stack around it."""
-    text = str(error)
-    markers = ("WriteFailed: ", "ReadError: ", "ManifestTableError: ", "SinkError: ")
-    for marker in markers:
-        if marker in text:
-            return text.split(marker, 1)[1].split("\n", 1)[0]
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[0][:500] if lines else type(error).__name__
 
 
 def finish(report: Dict[str, Any], options: JobOptions, log: Log = _stderr) -> int:
