@@ -60,6 +60,10 @@ class Result:
     # target-neutral (the same keys in every target's --json): where it ran, and its ids
     target: str = "emr"
     ids: Dict[str, str] = field(default_factory=dict)
+    # EMR Serverless (target "serverless"; None on a cluster)
+    application_id: Optional[str] = None
+    job_run_id: Optional[str] = None
+    created_application: Optional[bool] = None
 
 
 def _say(options: EmrOptions, message: str) -> None:

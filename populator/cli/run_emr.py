@@ -22,6 +22,7 @@ from typing import Any, Optional, Sequence
 
 from populator.cli.common import eprint, notice
 from populator.cli.emr_result import Result, _conclude, _say, emit
+from populator.cli.serverless_run import ServerlessFlags, run_on_serverless
 from populator.core import aws
 from populator.core.errors import (
     EXIT_BAD_INPUT,
@@ -69,7 +70,7 @@ from populator.launcher.targets.emr.wait import (
     interrupt_name,
 )
 
-__all__ = ["EMR_JOB_FIELDS", "EmrOptions", "Result", "plan_request", "run_emr"]
+__all__ = ["EMR_JOB_FIELDS", "EmrOptions", "Result", "ServerlessFlags", "plan_request", "run_emr"]
 
 # --- the command -----------------------------------------------------------------------------
 
@@ -79,9 +80,15 @@ def run_emr(
     storage_config: Optional[str],
     resolver: Optional[str],
     options: EmrOptions,
+    serverless: Optional[ServerlessFlags] = None,
 ) -> int:
-    """The task body (wrap with populator.cli.common.command for errors and exit codes)."""
+    """The task body (wrap with populator.cli.common.command for errors and exit codes).
+    Any EMR Serverless flag (`--application-id`, `--serverless`, …) takes the serverless
+    branch (populator.cli.serverless_run), which refuses a mix with cluster flags."""
     from invoke.exceptions import Exit
+
+    if serverless is not None and serverless.given():
+        return run_on_serverless(enriched_archive, storage_config, resolver, options, serverless)
 
     result = Result(dry_run=options.dry_run)
     target = EmrTarget(lambda message: _say(options, message), eprint, notice)

@@ -52,7 +52,7 @@ class EmrOptions:
     subnet_id: Optional[str] = None
     service_role: str = DEFAULT_SERVICE_ROLE
     instance_profile: str = DEFAULT_INSTANCE_PROFILE
-    idle_timeout: Any = DEFAULT_IDLE_TIMEOUT
+    idle_timeout: Any = None  # None: DEFAULT_IDLE_TIMEOUT (each target has its own default)
     tags: Sequence[str] = ()
     cluster_id: Optional[str] = None
     step_id: Optional[str] = None
@@ -198,7 +198,10 @@ def check_options(options: EmrOptions) -> Checked:
         tags=tags,
         instance_count=_number(options.instance_count, "--instance-count", 1, 1000),
         idle_timeout=_number(
-            options.idle_timeout, "--idle-timeout", MIN_IDLE_TIMEOUT, MAX_IDLE_TIMEOUT
+            DEFAULT_IDLE_TIMEOUT if options.idle_timeout is None else options.idle_timeout,
+            "--idle-timeout",
+            MIN_IDLE_TIMEOUT,
+            MAX_IDLE_TIMEOUT,
         ),
         timeout=timeout,
         poll_interval=_number(options.poll_interval, "--poll-interval", 0.01, 3600, whole=False),

@@ -8,8 +8,8 @@ AWS call and names the flag and what was expected (exit 2).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from populator.core.errors import UserError
 from populator.core.location import S3Uri, has_s3_scheme, parse_s3_uri
@@ -61,6 +61,7 @@ class ServerlessOptions:
     force: bool = False
     dry_run: bool = False
     json: bool = False
+    job_extra: Mapping[str, Any] = field(default_factory=dict)  # further job flags (job_args)
 
 
 HELP: Dict[str, str] = {

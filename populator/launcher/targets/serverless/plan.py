@@ -85,6 +85,7 @@ def _requests(
             in_flight=checked.in_flight,
             include_expired=options.include_expired,
             accept_read_errors=options.accept_read_errors,
+            extra=options.job_extra,
         )
     )
     tags = _tags(inputs, digest, checked)
