@@ -37,7 +37,7 @@ from devkit.figures import record
 from devkit.jobs import SECRET, resolver_config, storage_config, write_json
 from devkit.sample_archive import gz, run_folder, tstamp
 from populator.launcher.redact import secret_forms
-from populator.launcher.targets.emr.report import report_uri
+from populator.launcher.targets.common.report import report_uri
 from tests.support.cli import DEAD_ENDPOINT, STARTED, Ran, Running, inv, inv_many
 
 pytestmark = [

@@ -14,13 +14,12 @@ from populator.core.errors import (
     Cancelled,
     JobFailed,
 )
+from populator.launcher.targets.common.report import failure_lines
+from populator.launcher.targets.common.timing import format_elapsed
 from populator.launcher.targets.emr.console import (
     reattach_command,
 )
 from populator.launcher.targets.emr.options import Checked, EmrOptions
-from populator.launcher.targets.emr.report import (
-    failure_lines,
-)
 from populator.launcher.targets.emr.submit import (
     Submission,
 )
@@ -28,7 +27,6 @@ from populator.launcher.targets.emr.wait import (
     CLUSTER_FAILURE_CODES,
     ENDED_CLUSTER_STATES,
     Outcome,
-    format_elapsed,
 )
 
 

@@ -35,7 +35,19 @@ from populator.core.errors import (
 )
 from populator.launcher.bundle import BundleError, build_bundle
 from populator.launcher.inputs import validate_inputs
+from populator.launcher.signals import Signals, Terminated, interrupt_name
 from populator.launcher.targets.base import Handle
+from populator.launcher.targets.common.report import (
+    FetchedReport,
+    fetch_report,
+    step_report_uri,
+)
+from populator.launcher.targets.common.request import (
+    TAG_DIGEST,
+    TAG_TOOL,
+    TOOL_NAME,
+    redact_request,
+)
 from populator.launcher.targets.emr.console import (
     console_url,
     describe_step_command,
@@ -48,27 +60,11 @@ from populator.launcher.targets.emr.options import (
     check_options,
 )
 from populator.launcher.targets.emr.plan import plan_request
-from populator.launcher.targets.emr.report import (
-    FetchedReport,
-    fetch_report,
-    step_report_uri,
-)
-from populator.launcher.targets.emr.request import (
-    TAG_DIGEST,
-    TAG_TOOL,
-    TOOL_NAME,
-    redact_request,
-)
 from populator.launcher.targets.emr.submit import (
     Submission,
 )
 from populator.launcher.targets.emr.target import EmrTarget, Live
-from populator.launcher.targets.emr.wait import (
-    SignalsAsExceptions,
-    Terminated,
-    cancel_backfill,
-    interrupt_name,
-)
+from populator.launcher.targets.emr.wait import cancel_backfill
 
 __all__ = ["EMR_JOB_FIELDS", "EmrOptions", "Result", "ServerlessFlags", "plan_request", "run_emr"]
 
@@ -94,7 +90,7 @@ def run_emr(
     target = EmrTarget(lambda message: _say(options, message), eprint, notice)
     live = target.live
     try:
-        with SignalsAsExceptions() as signals:
+        with Signals() as signals:
             try:
                 if options.step_id:
                     positionals = [enriched_archive, storage_config, resolver]

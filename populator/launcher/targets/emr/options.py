@@ -14,6 +14,8 @@ from populator.core.errors import (
 )
 from populator.core.location import S3Uri, has_s3_scheme, parse_s3_uri
 from populator.launcher.configs import REGION_RE, TABLE_RE
+from populator.launcher.targets.common.region import locations as default_locations
+from populator.launcher.targets.common.request import parse_tags
 from populator.launcher.targets.emr.request import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_INSTANCE_COUNT,
@@ -21,7 +23,6 @@ from populator.launcher.targets.emr.request import (
     DEFAULT_INSTANCE_TYPE,
     DEFAULT_RELEASE_LABEL,
     DEFAULT_SERVICE_ROLE,
-    parse_tags,
 )
 
 RELEASE_RE = re.compile(r"^emr-[0-9]+\.[0-9]+\.[0-9]+$")
@@ -215,11 +216,5 @@ def check_options(options: EmrOptions) -> Checked:
 
 def locations(archive: S3Uri, checked: Checked) -> Tuple[S3Uri, S3Uri]:
     """(log URI, assets): defaults under `populator/` in the archive bucket; --assets defaults
-    to a `populator-assets/` folder beside --log-path when that is given."""
-    if checked.log_path is None:
-        log_uri = S3Uri(archive.bucket, "populator/logs/")
-        assets = checked.assets or S3Uri(archive.bucket, "populator/assets/")
-        return log_uri, assets
-    parent = checked.log_path.prefix.rstrip("/").rpartition("/")[0]
-    beside = S3Uri(checked.log_path.bucket, (parent + "/" if parent else "") + "populator-assets/")
-    return checked.log_path, checked.assets or beside
+    to a `populator-assets/` folder beside --log-path when that is given (common.region)."""
+    return default_locations(archive, checked.log_path, checked.assets)

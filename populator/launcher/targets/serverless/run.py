@@ -19,8 +19,8 @@ from populator.core.errors import (
 )
 from populator.core.location import parse_s3_uri
 from populator.launcher.bundle import Bundle
+from populator.launcher.signals import Signals, Terminated, interrupt_name
 from populator.launcher.targets.base import Handle, Outcome, Plan
-from populator.launcher.targets.emr.wait import SignalsAsExceptions, Terminated, interrupt_name
 from populator.launcher.targets.serverless.cancel import delete_commands, release_application
 from populator.launcher.targets.serverless.options import ServerlessOptions
 from populator.launcher.targets.serverless.target import (
@@ -63,7 +63,7 @@ def run_serverless(
 
     ensure_manifest_table(inputs.storage, options.create_table, profile=options.profile, log=log)
     base = {"request_digest": plan.digest, "log_uri": plan.extra["log_uri"]}
-    with SignalsAsExceptions() as signals:
+    with Signals() as signals:
         handle: Optional[Handle] = None
         try:
             handle = target.submit(plan)
