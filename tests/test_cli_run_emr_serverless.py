@@ -271,3 +271,26 @@ def test_mixed_and_incomplete_target_flags_are_refused_with_exit_2(setup) -> Non
         assert len(result.error_lines) == 1, (name, result.err)
         assert expected[name] in result.error_lines[0], (name, result.err)
         assert "Traceback" not in result.err, name
+
+
+def test_another_backfill_of_the_table_is_refused_with_exit_2(setup, proxy, application) -> None:
+    target = ("--application-id", application, "--execution-role-arn", ROLE)
+    first = inv("run_emr", args(setup, *target, "--json"), proxy.url)
+    assert first.code == 0, first.err
+    assert json.loads(first.out)["state"] == "SUBMITTED"
+    other = inv("run_emr", args(setup, *target, "--in-flight", "5", "--json"), proxy.url)
+    assert other.code == 2, other.err
+    assert "another backfill of DynamoDB table" in json.loads(other.out)["error"]
+    assert len(other.error_lines) == 1 and "--force" in other.error_lines[0]
+    assert len(sent(proxy, "POST", f"/applications/{application}/jobruns")) == 1
+
+
+def test_an_unreachable_aws_is_one_error_line_and_exit_2(setup) -> None:
+    ran = inv(
+        "run_emr",
+        args(setup, "--application-id", "app1", "--execution-role-arn", ROLE, "--json"),
+        DEAD_ENDPOINT,
+    )
+    assert ran.code == 2, ran.err
+    assert ran.error_lines == [f"error: {json.loads(ran.out)['error']}"]
+    assert ran.error_lines[0].startswith("error: cannot reach AWS") and "Traceback" not in ran.err
