@@ -294,3 +294,34 @@ def test_an_unreachable_aws_is_one_error_line_and_exit_2(setup) -> None:
     assert ran.code == 2, ran.err
     assert ran.error_lines == [f"error: {json.loads(ran.out)['error']}"]
     assert ran.error_lines[0].startswith("error: cannot reach AWS") and "Traceback" not in ran.err
+
+
+def test_serverless_wait_creates_the_application_and_deletes_it_at_the_end(setup, proxy) -> None:
+    running = Running(
+        "run_emr",
+        args(
+            setup,
+            "--serverless",
+            "--execution-role-arn",
+            ROLE,
+            "--idle-timeout",
+            "600",
+            "--wait",
+            "--json",
+            "--poll-interval",
+            "0.05",
+        ),
+        proxy.url,
+    )
+    run_id, app = running.expect(STARTED).groups()
+    running.expect(rf"job run {run_id} SUBMITTED")
+    set_job_run(app, run_id, "SUCCESS")
+    done = running.finish()
+    assert done.code == 0, done.err
+    result = json.loads(done.out)
+    assert (result["application_id"], result["created_application"]) == (app, True)
+    created = json.loads(sent(proxy, "POST", "/applications")[0].body)
+    assert created["autoStopConfiguration"] == {"enabled": True, "idleTimeoutMinutes": 10}
+    assert len(sent(proxy, "DELETE", f"/applications/{app}")) == 1
+    assert f"deleted application {app}" in done.err
+    assert any("deleted application" in action for action in result["actions"])

@@ -55,6 +55,7 @@ class Result:
     request: Optional[Dict[str, Any]] = None
     uploads: List[Dict[str, Any]] = field(default_factory=list)
     job_report: Optional[Dict[str, Any]] = None  # the job's JSON report, read back after --wait
+    actions: List[str] = field(default_factory=list)  # what a cancel or clean-up did, in words
     # target-neutral (the same keys in every target's --json): where it ran, and its ids
     target: str = "emr"
     ids: Dict[str, str] = field(default_factory=dict)
@@ -111,6 +112,7 @@ def _conclude(
 ) -> None:
     result.state, result.exit_code = outcome.state, outcome.exit_code
     result.elapsed_seconds = round(outcome.elapsed, 1)
+    result.actions = list(outcome.actions)
     took = format_elapsed(outcome.elapsed)
     result.cluster_state = outcome.cluster_state or None
     result.cluster_reason = outcome.cluster_reason

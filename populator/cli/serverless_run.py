@@ -242,6 +242,7 @@ def fill(result: Result, outcome: Outcome) -> None:
     result.request = details.get("request")
     result.uploads = list(details.get("uploads") or [])
     result.cause = outcome.cause
+    result.actions = list(outcome.actions)
     if outcome.exit_code == EXIT_CANCELLED:
         result.cause = "; ".join(outcome.actions) or None
     if outcome.exit_code == EXIT_STILL_RUNNING and result.application_id and result.job_run_id:
