@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional
 
+from populator.core import aws
 from populator.core.errors import (
     EXIT_CANCELLED,
     EXIT_JOB_FAILED,
@@ -61,7 +62,10 @@ def run_serverless(
         target.clients = connect(options, parse_s3_uri(inputs.archive).bucket)
     from populator.launcher.inputs import ensure_manifest_table
 
-    ensure_manifest_table(inputs.storage, options.create_table, profile=options.profile, log=log)
+    with aws.preflight():  # a check before any work: seconds, not minutes, when AWS hangs
+        ensure_manifest_table(
+            inputs.storage, options.create_table, profile=options.profile, log=log
+        )
     base = {"request_digest": plan.digest, "log_uri": plan.extra["log_uri"]}
     with Signals() as signals:
         handle: Optional[Handle] = None

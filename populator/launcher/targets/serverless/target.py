@@ -80,7 +80,8 @@ def connect(options: ServerlessOptions, bucket: str) -> Clients:
     if options.region:
         region = options.region
     elif bucket:
-        region = bucket_region(session.client("s3", config=aws.client_config()), bucket)
+        with aws.preflight():  # short time-outs for this one check
+            region = bucket_region(session.client("s3", config=aws.client_config()), bucket)
     elif session.region_name:
         region = session.region_name
     else:
