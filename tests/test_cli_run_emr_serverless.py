@@ -325,3 +325,25 @@ def test_serverless_wait_creates_the_application_and_deletes_it_at_the_end(setup
     assert len(sent(proxy, "DELETE", f"/applications/{app}")) == 1
     assert f"deleted application {app}" in done.err
     assert any("deleted application" in action for action in result["actions"])
+
+
+def test_help_lists_the_serverless_flags_and_each_targets_idle_default() -> None:
+    shown = inv("--help", ["run_emr"], DEAD_ENDPOINT)
+    assert shown.code == 0, shown.err
+    text = " ".join(shown.out.split())
+    for flag in (
+        "--application-id=STRING",
+        "--serverless ",
+        "--execution-role-arn=STRING",
+        "--job-run-id=STRING",
+        "--image-uri=STRING",
+        "--environment-archive=STRING",
+        "--execution-timeout=STRING",
+    ):
+        assert flag in text, flag
+    assert "(default 3600); with --serverless" in text and "(default 900)" in text
+    assert not [
+        line
+        for line in shown.out.splitlines()
+        if line.lstrip().startswith("-") and not line.lstrip().startswith("--")
+    ]
