@@ -8,6 +8,7 @@ from invoke import task
 from populator.cli import parse_errors
 from populator.cli.positionals import OptionalPositionalTask
 from populator.cli.task_options import help_for, job_flags, split
+from populator.launcher.targets.serverless.options import HELP as SERVERLESS_HELP
 
 parse_errors.install()  # invoke's parse errors (unknown flag, extra word) exit 2
 
@@ -45,7 +46,9 @@ parse_errors.install()  # invoke's parse errors (unknown flag, extra word) exit 
             "ec2_keyname": "EC2 key pair for SSH to the nodes",
             "service_role": "EMR service role (default EMR_DefaultRole)",
             "instance_profile": "EC2 instance profile of the nodes (default EMR_EC2_DefaultRole)",
-            "idle_timeout": "terminate the cluster after this many idle seconds (default 3600)",
+            "idle_timeout": "terminate the cluster after this many idle seconds (default 3600); "
+            "with --serverless: stop the application after this many idle seconds, rounded up "
+            "to minutes (default 900)",
             "tag": "extra cluster tag KEY=VALUE (repeatable)",
             "cluster_id": "add the step to this running cluster instead of starting one",
             "step_id": "with --cluster-id: re-attach to this submitted step and wait for it",
@@ -57,8 +60,21 @@ parse_errors.install()  # invoke's parse errors (unknown flag, extra word) exit 
             "poll_interval": "with --wait: first poll interval in seconds, backing off to 60 "
             "(default 15)",
             "log_wait": "with --wait: seconds to wait for a failed step's logs (default 120)",
-            "json": "print one JSON result object on stdout (cluster, step, state, exit code, "
-            "cause)",
+            "json": "print one JSON result object on stdout (cluster, step or application_id, "
+            "job_run_id, state, exit code, cause)",
+            # EMR Serverless (populator/cli/serverless_run.py)
+            **{
+                name: SERVERLESS_HELP[name]
+                for name in (
+                    "application_id",
+                    "serverless",
+                    "execution_role_arn",
+                    "job_run_id",
+                    "image_uri",
+                    "environment_archive",
+                    "execution_timeout",
+                )
+            },
         },
     ),
 )
@@ -81,7 +97,7 @@ def run_emr(
     ec2_keyname=None,
     service_role="EMR_DefaultRole",
     instance_profile="EMR_EC2_DefaultRole",
-    idle_timeout="3600",
+    idle_timeout=None,
     tag=None,
     cluster_id=None,
     step_id=None,
@@ -93,15 +109,24 @@ def run_emr(
     poll_interval="15",
     log_wait="120",
     json=False,
+    application_id=None,
+    serverless=False,
+    execution_role_arn=None,
+    job_run_id=None,
+    image_uri=None,
+    environment_archive=None,
+    execution_timeout=None,
     **flags,
 ):
-    """Start the backfill on a transient EMR cluster (or a step on --cluster-id); see README.
+    """Start the backfill on a transient EMR cluster (or a step on --cluster-id), or on EMR
+    Serverless (--application-id APP, or --serverless); see README.
 
     Exit codes: 0 ok, 1 job failed, 2 bad input, 3 still running at --timeout, 130 cancelled.
-    Re-attach to a submitted step: inv run_emr --cluster-id J --step-id S --wait.
+    Re-attach to a submitted step: inv run_emr --cluster-id J --step-id S --wait; to a job
+    run: inv run_emr --application-id APP --job-run-id R --wait.
     """
     from populator.cli.common import command
-    from populator.cli.run_emr import EMR_JOB_FIELDS, EmrOptions
+    from populator.cli.run_emr import EMR_JOB_FIELDS, EmrOptions, ServerlessFlags
     from populator.cli.run_emr import run_emr as run
 
     known, extra = split(flags, EMR_JOB_FIELDS)
@@ -134,7 +159,16 @@ def run_emr(
         log_wait=log_wait,
         json=json,
     )
-    command(run)(enriched_archive, storage_config, resolver, options)
+    target = ServerlessFlags(
+        application_id=application_id,
+        serverless=serverless,
+        execution_role_arn=execution_role_arn,
+        job_run_id=job_run_id,
+        image_uri=image_uri,
+        environment_archive=environment_archive,
+        execution_timeout=execution_timeout,
+    )
+    command(run)(enriched_archive, storage_config, resolver, options, target)
 
 
 @task(

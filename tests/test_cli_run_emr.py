@@ -16,7 +16,7 @@ from devkit.jobs import SECRET
 from populator.core.storage_config import parse_storage_config_text
 from populator.launcher.bundle import JOB_SCRIPT, bootstrap_script, cluster_modules, job_zip
 from populator.launcher.redact import secret_forms
-from populator.launcher.targets.emr.request import TAG_DIGEST, TAG_TABLE, TOOL_NAME
+from populator.launcher.targets.common.request import TAG_DIGEST, TAG_TABLE, TOOL_NAME
 from tests.support.cli import DEAD_ENDPOINT, POLLING, STARTED, Running, args, inv, inv_in_process
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from devkit.emr import set_states
 from populator.core.report import new_report, summary
-from populator.launcher.targets.emr.report import failure_lines, fetch_report, report_uri
-from populator.launcher.targets.emr.request import TAG_DIGEST
+from populator.launcher.targets.common.report import failure_lines, fetch_report, report_uri
+from populator.launcher.targets.common.request import TAG_DIGEST
 from tests.support.cli import DEAD_ENDPOINT, POLLING, STARTED, Running, args, inv_in_process
 
 

@@ -21,7 +21,8 @@ import pytest
 from devkit.emr import Clock, cluster, set_states, start_cluster, step
 from devkit.emr_faults import cancel_steps, fail_cluster, reason_codes
 from populator.launcher.bundle import BOTO3_FOR_EMR
-from populator.launcher.targets.emr.request import ACTIVE_CLUSTER_STATES, TAG_TABLE
+from populator.launcher.targets.common.request import TAG_TABLE
+from populator.launcher.targets.emr.request import ACTIVE_CLUSTER_STATES
 from populator.launcher.targets.emr.wait import Watch, wait_for_step
 from tests.support.cli import STARTED, Running
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import gzip
 
-from populator.launcher.targets.emr.logs import (
+from populator.launcher.targets.common.logs import (
     Cause,
     LogText,
-    application_id,
     decode_log,
-    driver_container,
-    fetch_step_logs,
     last_job_error,
     last_python_traceback,
     last_spark_error,
     probable_cause,
+)
+from populator.launcher.targets.emr.logs import (
+    application_id,
+    driver_container,
+    fetch_step_logs,
     step_log_prefix,
 )
 

@@ -8,20 +8,22 @@ import pytest
 
 from populator.core.job_args import parse_options
 from populator.launcher.redact import secret_forms
-from populator.launcher.targets.emr.request import (
-    ClusterSpec,
+from populator.launcher.targets.common.request import (
     JobArgs,
-    build_add_steps,
-    build_jar_step,
     build_job_args,
-    build_run_job_flow,
-    build_spark_step,
     parse_tags,
     redact_request,
     request_digest,
     step_name,
     tag_value,
     with_digest,
+)
+from populator.launcher.targets.emr.request import (
+    ClusterSpec,
+    build_add_steps,
+    build_jar_step,
+    build_run_job_flow,
+    build_spark_step,
 )
 
 ZIP = "s3://b/assets/populator-1.zip"

@@ -9,19 +9,17 @@ from botocore.exceptions import ReadTimeoutError
 
 from devkit.emr import set_states, start_cluster, step
 from populator.core.errors import UserError
-from populator.launcher.targets.emr.request import (
+from populator.launcher.targets.common.guard import DuplicateBackfill
+from populator.launcher.targets.common.request import (
     TAG_DIGEST,
     TAG_TABLE,
     TAG_TABLE_REGION,
     TAG_TOOL,
     TOOL_NAME,
-    ClusterSpec,
-    build_add_steps,
-    build_run_job_flow,
     step_name,
 )
+from populator.launcher.targets.emr.request import ClusterSpec, build_add_steps, build_run_job_flow
 from populator.launcher.targets.emr.submit import (
-    DuplicateBackfill,
     Submission,
     active_backfills,
     check_target_cluster,

@@ -18,7 +18,8 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 
 from devkit.emr import Clock, cluster, set_states, start_cluster, step
-from populator.launcher.targets.emr.wait import Watch, backoff_delays, format_elapsed, wait_for_step
+from populator.launcher.targets.common.timing import backoff_delays, format_elapsed
+from populator.launcher.targets.emr.wait import Watch, wait_for_step
 
 APP = "application_1732248000000_0001"
 DRIVER = (

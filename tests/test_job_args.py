@@ -15,7 +15,7 @@ from populator.cli.run_local import LOCAL_JOB_FIELDS, LocalRun, job_argv
 from populator.cli.task_options import job_flags
 from populator.core import job_args
 from populator.core.job_args import FLAGS, Flag, JobOptions, parse_options, parser, to_argv
-from populator.launcher.targets.emr.request import JobArgs, build_job_args
+from populator.launcher.targets.common.request import JobArgs, build_job_args
 
 
 def _arguments(task: str):  # type: ignore[no-untyped-def]
@@ -61,9 +61,7 @@ def test_invoke_options_come_from_the_table(task: str) -> None:
         assert argument.help, entry.name
         assert len(argument.names) == 1, f"an auto short flag for {entry.name}"
     optional = {f.dest for f in FLAGS if not f.required}
-    assert {a for a in arguments if a in optional} == {
-        f.dest for f in job_args.task_flags(task)
-    }
+    assert {a for a in arguments if a in optional} == {f.dest for f in job_args.task_flags(task)}
 
 
 def test_run_local_help_is_the_tables() -> None:
@@ -73,7 +71,7 @@ def test_run_local_help_is_the_tables() -> None:
 
 def test_a_new_flag_is_one_entry(monkeypatch) -> None:
     """Append a Flag to the table: the task's signature gains it and it reaches the argv."""
-    new = Flag("--test-only-flag", "writes per second", kind="positive", tasks=("run_local",))
+    new = Flag("--example-rate", "writes per second", kind="positive", tasks=("run_local",))
     monkeypatch.setattr(job_args, "FLAGS", (*FLAGS, new))
 
     @job_flags("run_local")
@@ -82,11 +80,11 @@ def test_a_new_flag_is_one_entry(monkeypatch) -> None:
 
     import inspect
 
-    assert inspect.signature(body).parameters["test_only_flag"].default is None
-    run = LocalRun(job_extra={"test_only_flag": "500"})
-    assert job_argv(run, None)[-2:] == ["--test-only-flag", "500"]
-    emr = build_job_args(JobArgs("s3://a/x/", "s3://a/c.json", extra={"test_only_flag": 9}))
-    assert emr[-2:] == ["--test-only-flag", "9"]
+    assert inspect.signature(body).parameters["example_rate"].default is None
+    run = LocalRun(job_extra={"example_rate": "500"})
+    assert job_argv(run, None)[-2:] == ["--example-rate", "500"]
+    emr = build_job_args(JobArgs("s3://a/x/", "s3://a/c.json", extra={"example_rate": 9}))
+    assert emr[-2:] == ["--example-rate", "9"]
 
 
 def test_local_fields_are_table_flags() -> None:

@@ -12,6 +12,9 @@ malformed line; the JSON report and bad rows it wrote; what moto stores about ev
 instance groups); every S3 object but the storage config itself (zips and gzips expanded);
 and the items in DynamoDB. The storage config object is the one intended copy: it must be
 server-side encrypted, and it must hold the secret (the scan's positive control).
+EMR Serverless (`run_emr --serverless` / `--application-id`): stdout, stderr and `--json` of
+dry runs and of a failed `--wait` whose driver log holds the secret, every request moto
+received through a recording proxy, and what moto keeps about the job runs and application.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from devkit.figures import record
 from devkit.jobs import SECRET, resolver_config, storage_config, write_json
 from devkit.sample_archive import gz, run_folder, tstamp
 from populator.launcher.redact import secret_forms
-from populator.launcher.targets.emr.report import report_uri
+from populator.launcher.targets.common.report import report_uri
 from tests.support.cli import DEAD_ENDPOINT, STARTED, Ran, Running, inv, inv_many
 
 pytestmark = [
@@ -275,4 +278,86 @@ def test_the_secret_is_in_no_output_request_log_or_object(
         secrets_found=sum(len(forms) for forms in hits.values()),
     )
     assert len(channels.texts) > 40, sorted(channels.texts)
+    assert not hits, f"secret found: {hits}"
+
+
+def test_the_secret_is_in_no_serverless_output_request_or_job_run(
+    moto_endpoint, s3, bucket, unique_name, monkeypatch, tmp_path: Path
+) -> None:
+    """`run_emr --serverless` / `--application-id`: stdout, stderr and `--json` of a dry run,
+    a submission and a failed `--wait` whose driver log holds the secret (the cause is
+    printed: it must come out redacted); every request moto received (the storage config's
+    upload aside, the one intended copy); and what moto keeps about the job runs and the
+    application (GetJobRun, GetApplication with their tags)."""
+    import boto3
+
+    from devkit.serverless import Proxy, job_runs, runs_start_in, set_job_run
+
+    role = "arn:aws:iam::123456789012:role/populator-job"
+    table = unique_name("manifest")
+    inputs = [
+        f"s3://{bucket}/enriched/archive/",
+        str(write_json(tmp_path / "storage.json", storage_config(table))),
+        str(write_json(tmp_path / "resolver.json", resolver_config())),
+    ]
+    es = boto3.client("emr-serverless", endpoint_url=moto_endpoint, region_name="us-east-1")
+    app = es.create_application(name=unique_name("app"), releaseLabel="emr-7.12.0", type="SPARK")
+    application = app["applicationId"]
+    target = ["--application-id", application, "--execution-role-arn", role]
+    channels = Channels()
+    runs_start_in(monkeypatch, "SUBMITTED")
+    with Proxy(moto_endpoint) as proxy:
+        dry = inv_many(
+            "run_emr",
+            {
+                "serverless --dry-run": [*inputs, "--serverless", *target[2:], "--dry-run"],
+                "serverless --dry-run --json": [
+                    *inputs,
+                    "--serverless",
+                    *target[2:],
+                    "--dry-run",
+                    "--json",
+                ],
+            },
+            DEAD_ENDPOINT,
+        )
+        for name, ran in dry.items():
+            assert ran.code == 0, ran.err
+            channels.add_run(f"run_emr {name}", ran)
+        running = Running(
+            "run_emr",
+            [*inputs, *target, "--wait", "--json", "--poll-interval", "0.05", "--log-wait", "5"],
+            proxy.url,
+        )
+        run_id = running.expect(r"started EMR Serverless job run (\w+)").group(1)
+        running.expect(rf"job run {run_id} SUBMITTED")
+        key = f"populator/logs/applications/{application}/jobs/{run_id}/SPARK_DRIVER/stderr.gz"
+        trace = (
+            'Traceback (most recent call last):\n  File "job.py", line 3, in <module>\n'
+            f"ValueError: bad key {SECRET}\n"
+        )
+        s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(trace.encode()))
+        set_job_run(application, run_id, "FAILED", "Job failed, ExitCode: 1")
+        failed = running.finish()
+        assert failed.code == 1, failed.err
+        assert "ValueError: bad key ***" in json.loads(failed.out)["cause"]  # shown, redacted
+        channels.add_run("run_emr --application-id --wait --json (failed)", failed)
+        config_puts = 0
+        for number, request in enumerate(proxy.requests):
+            if request.method == "PUT" and "storage-config-" in request.path:
+                config_puts += 1  # the one intended (encrypted) copy
+                continue
+            if request.method == "PUT" and request.path.endswith("SPARK_DRIVER/stderr.gz"):
+                continue  # the test's own log upload
+            channels.add(f"request {number}: {request.method} {request.path}", request.path)
+            channels.add(f"request {number} headers", request.headers)
+            channels.add(f"request {number} body", request.body)
+        assert config_puts == 1
+    for run in job_runs(application):
+        channels.add(
+            f"GetJobRun {run.id}", es.get_job_run(applicationId=application, jobRunId=run.id)
+        )
+    channels.add("GetApplication", es.get_application(applicationId=application))
+    assert len(channels.texts) > 10, sorted(channels.texts)
+    hits = channels.hits()
     assert not hits, f"secret found: {hits}"

@@ -20,8 +20,9 @@ from devkit.jobs import resolver_config, storage_config, write_json
 from populator.core.aws import USER_AGENT
 from populator.core.report import new_report
 from populator.core.storage_config import storage_schema_uri
-from populator.launcher.targets.emr.report import report_uri
-from populator.launcher.targets.emr.request import ACTIVE_CLUSTER_STATES, TAG_TABLE
+from populator.launcher.targets.common.report import report_uri
+from populator.launcher.targets.common.request import TAG_TABLE
+from populator.launcher.targets.emr.request import ACTIVE_CLUSTER_STATES
 from tests.support.cli import STARTED, Running, inv
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "security.md"

@@ -25,9 +25,9 @@ from populator.core.errors import UserError
 from populator.launcher.bundle import build_bundle
 from populator.launcher.inputs import validate_inputs
 from populator.launcher.redact import secret_forms
-from populator.launcher.targets.emr.request import TAG_DIGEST
+from populator.launcher.targets.common.guard import DuplicateBackfill
+from populator.launcher.targets.common.request import TAG_DIGEST
 from populator.launcher.targets.serverless import ServerlessOptions, outcome_json, run_serverless
-from populator.launcher.targets.serverless.submit import DuplicateBackfill
 
 ROLE = "arn:aws:iam::123456789012:role/populator-job"
 REGION = "us-east-1"

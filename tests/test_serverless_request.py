@@ -12,7 +12,7 @@ from populator.core.errors import UserError
 from populator.launcher.bundle import build_bundle
 from populator.launcher.inputs import validate_inputs
 from populator.launcher.redact import secret_forms
-from populator.launcher.targets.emr.request import DEFAULT_RELEASE_LABEL, TAG_DIGEST, TAG_TABLE
+from populator.launcher.targets.common.request import DEFAULT_RELEASE_LABEL, TAG_DIGEST, TAG_TABLE
 from populator.launcher.targets.serverless.deps import environment_conf
 from populator.launcher.targets.serverless.options import ServerlessOptions, check_options
 from populator.launcher.targets.serverless.plan import plan_backfill

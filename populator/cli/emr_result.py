@@ -14,13 +14,12 @@ from populator.core.errors import (
     Cancelled,
     JobFailed,
 )
+from populator.launcher.targets.common.report import failure_lines
+from populator.launcher.targets.common.timing import format_elapsed
 from populator.launcher.targets.emr.console import (
     reattach_command,
 )
 from populator.launcher.targets.emr.options import Checked, EmrOptions
-from populator.launcher.targets.emr.report import (
-    failure_lines,
-)
 from populator.launcher.targets.emr.submit import (
     Submission,
 )
@@ -28,7 +27,6 @@ from populator.launcher.targets.emr.wait import (
     CLUSTER_FAILURE_CODES,
     ENDED_CLUSTER_STATES,
     Outcome,
-    format_elapsed,
 )
 
 
@@ -57,9 +55,14 @@ class Result:
     request: Optional[Dict[str, Any]] = None
     uploads: List[Dict[str, Any]] = field(default_factory=list)
     job_report: Optional[Dict[str, Any]] = None  # the job's JSON report, read back after --wait
+    actions: List[str] = field(default_factory=list)  # what a cancel or clean-up did, in words
     # target-neutral (the same keys in every target's --json): where it ran, and its ids
     target: str = "emr"
     ids: Dict[str, str] = field(default_factory=dict)
+    # EMR Serverless (target "serverless"; None on a cluster)
+    application_id: Optional[str] = None
+    job_run_id: Optional[str] = None
+    created_application: Optional[bool] = None
 
 
 def _say(options: EmrOptions, message: str) -> None:
@@ -109,6 +112,7 @@ def _conclude(
 ) -> None:
     result.state, result.exit_code = outcome.state, outcome.exit_code
     result.elapsed_seconds = round(outcome.elapsed, 1)
+    result.actions = list(outcome.actions)
     took = format_elapsed(outcome.elapsed)
     result.cluster_state = outcome.cluster_state or None
     result.cluster_reason = outcome.cluster_reason

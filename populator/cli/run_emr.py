@@ -22,6 +22,7 @@ from typing import Any, Optional, Sequence
 
 from populator.cli.common import eprint, notice
 from populator.cli.emr_result import Result, _conclude, _say, emit
+from populator.cli.serverless_run import ServerlessFlags, run_on_serverless
 from populator.core import aws
 from populator.core.errors import (
     EXIT_BAD_INPUT,
@@ -34,7 +35,19 @@ from populator.core.errors import (
 )
 from populator.launcher.bundle import BundleError, build_bundle
 from populator.launcher.inputs import validate_inputs
+from populator.launcher.signals import Signals, Terminated, interrupt_name
 from populator.launcher.targets.base import Handle
+from populator.launcher.targets.common.report import (
+    FetchedReport,
+    fetch_report,
+    step_report_uri,
+)
+from populator.launcher.targets.common.request import (
+    TAG_DIGEST,
+    TAG_TOOL,
+    TOOL_NAME,
+    redact_request,
+)
 from populator.launcher.targets.emr.console import (
     console_url,
     describe_step_command,
@@ -47,29 +60,13 @@ from populator.launcher.targets.emr.options import (
     check_options,
 )
 from populator.launcher.targets.emr.plan import plan_request
-from populator.launcher.targets.emr.report import (
-    FetchedReport,
-    fetch_report,
-    step_report_uri,
-)
-from populator.launcher.targets.emr.request import (
-    TAG_DIGEST,
-    TAG_TOOL,
-    TOOL_NAME,
-    redact_request,
-)
 from populator.launcher.targets.emr.submit import (
     Submission,
 )
 from populator.launcher.targets.emr.target import EmrTarget, Live
-from populator.launcher.targets.emr.wait import (
-    SignalsAsExceptions,
-    Terminated,
-    cancel_backfill,
-    interrupt_name,
-)
+from populator.launcher.targets.emr.wait import cancel_backfill
 
-__all__ = ["EMR_JOB_FIELDS", "EmrOptions", "Result", "plan_request", "run_emr"]
+__all__ = ["EMR_JOB_FIELDS", "EmrOptions", "Result", "ServerlessFlags", "plan_request", "run_emr"]
 
 # --- the command -----------------------------------------------------------------------------
 
@@ -79,15 +76,21 @@ def run_emr(
     storage_config: Optional[str],
     resolver: Optional[str],
     options: EmrOptions,
+    serverless: Optional[ServerlessFlags] = None,
 ) -> int:
-    """The task body (wrap with populator.cli.common.command for errors and exit codes)."""
+    """The task body (wrap with populator.cli.common.command for errors and exit codes).
+    Any EMR Serverless flag (`--application-id`, `--serverless`, …) takes the serverless
+    branch (populator.cli.serverless_run), which refuses a mix with cluster flags."""
     from invoke.exceptions import Exit
+
+    if serverless is not None and serverless.given():
+        return run_on_serverless(enriched_archive, storage_config, resolver, options, serverless)
 
     result = Result(dry_run=options.dry_run)
     target = EmrTarget(lambda message: _say(options, message), eprint, notice)
     live = target.live
     try:
-        with SignalsAsExceptions() as signals:
+        with Signals() as signals:
             try:
                 if options.step_id:
                     positionals = [enriched_archive, storage_config, resolver]

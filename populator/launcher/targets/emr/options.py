@@ -14,6 +14,8 @@ from populator.core.errors import (
 )
 from populator.core.location import S3Uri, has_s3_scheme, parse_s3_uri
 from populator.launcher.configs import REGION_RE, TABLE_RE
+from populator.launcher.targets.common.region import locations as default_locations
+from populator.launcher.targets.common.request import parse_tags
 from populator.launcher.targets.emr.request import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_INSTANCE_COUNT,
@@ -21,7 +23,6 @@ from populator.launcher.targets.emr.request import (
     DEFAULT_INSTANCE_TYPE,
     DEFAULT_RELEASE_LABEL,
     DEFAULT_SERVICE_ROLE,
-    parse_tags,
 )
 
 RELEASE_RE = re.compile(r"^emr-[0-9]+\.[0-9]+\.[0-9]+$")
@@ -52,7 +53,7 @@ class EmrOptions:
     subnet_id: Optional[str] = None
     service_role: str = DEFAULT_SERVICE_ROLE
     instance_profile: str = DEFAULT_INSTANCE_PROFILE
-    idle_timeout: Any = DEFAULT_IDLE_TIMEOUT
+    idle_timeout: Any = None  # None: DEFAULT_IDLE_TIMEOUT (each target has its own default)
     tags: Sequence[str] = ()
     cluster_id: Optional[str] = None
     step_id: Optional[str] = None
@@ -198,7 +199,10 @@ def check_options(options: EmrOptions) -> Checked:
         tags=tags,
         instance_count=_number(options.instance_count, "--instance-count", 1, 1000),
         idle_timeout=_number(
-            options.idle_timeout, "--idle-timeout", MIN_IDLE_TIMEOUT, MAX_IDLE_TIMEOUT
+            DEFAULT_IDLE_TIMEOUT if options.idle_timeout is None else options.idle_timeout,
+            "--idle-timeout",
+            MIN_IDLE_TIMEOUT,
+            MAX_IDLE_TIMEOUT,
         ),
         timeout=timeout,
         poll_interval=_number(options.poll_interval, "--poll-interval", 0.01, 3600, whole=False),
@@ -212,11 +216,5 @@ def check_options(options: EmrOptions) -> Checked:
 
 def locations(archive: S3Uri, checked: Checked) -> Tuple[S3Uri, S3Uri]:
     """(log URI, assets): defaults under `populator/` in the archive bucket; --assets defaults
-    to a `populator-assets/` folder beside --log-path when that is given."""
-    if checked.log_path is None:
-        log_uri = S3Uri(archive.bucket, "populator/logs/")
-        assets = checked.assets or S3Uri(archive.bucket, "populator/assets/")
-        return log_uri, assets
-    parent = checked.log_path.prefix.rstrip("/").rpartition("/")[0]
-    beside = S3Uri(checked.log_path.bucket, (parent + "/" if parent else "") + "populator-assets/")
-    return checked.log_path, checked.assets or beside
+    to a `populator-assets/` folder beside --log-path when that is given (common.region)."""
+    return default_locations(archive, checked.log_path, checked.assets)

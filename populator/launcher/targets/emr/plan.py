@@ -13,8 +13,7 @@ from populator.core.archive import format_run_id
 from populator.core.location import parse_s3_uri
 from populator.launcher.bundle import Bundle
 from populator.launcher.inputs import Inputs
-from populator.launcher.targets.emr.options import Checked, EmrOptions, locations
-from populator.launcher.targets.emr.request import (
+from populator.launcher.targets.common.request import (
     TAG_ARCHIVE,
     TAG_DIGEST,
     TAG_TABLE,
@@ -22,16 +21,19 @@ from populator.launcher.targets.emr.request import (
     TAG_TOOL,
     TAG_VERSION,
     TOOL_NAME,
-    ClusterSpec,
     JobArgs,
-    build_add_steps,
-    build_jar_step,
     build_job_args,
-    build_run_job_flow,
-    build_spark_step,
     step_name,
     tag_value,
     with_digest,
+)
+from populator.launcher.targets.emr.options import Checked, EmrOptions, locations
+from populator.launcher.targets.emr.request import (
+    ClusterSpec,
+    build_add_steps,
+    build_jar_step,
+    build_run_job_flow,
+    build_spark_step,
 )
 
 # --- the request (pure) ----------------------------------------------------------------------

@@ -19,8 +19,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from populator.core.errors import UserError
 from populator.core.retry import is_retryable
-from populator.launcher.targets.emr.request import (
-    ACTIVE_CLUSTER_STATES,
+from populator.launcher.targets.common.guard import DuplicateBackfill
+from populator.launcher.targets.common.request import (
     TAG_DIGEST,
     TAG_TABLE,
     TAG_TABLE_REGION,
@@ -28,11 +28,11 @@ from populator.launcher.targets.emr.request import (
     TOOL_NAME,
     step_name,
 )
+from populator.launcher.targets.emr.request import ACTIVE_CLUSTER_STATES
 
 __all__ = [
     "ACTIVE_STEP_STATES",
     "ActiveBackfill",
-    "DuplicateBackfill",
     "Submission",
     "active_backfills",
     "check_target_cluster",
@@ -42,10 +42,6 @@ __all__ = [
 
 ACTIVE_STEP_STATES = ("PENDING", "CANCEL_PENDING", "RUNNING")
 RUNNABLE_CLUSTER_STATES = ("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING")
-
-
-class DuplicateBackfill(UserError):
-    """Another backfill of the same table is active (exit 2 unless --force)."""
 
 
 @dataclass(frozen=True)

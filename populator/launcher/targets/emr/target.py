@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
 
 from populator.core import aws
-from populator.core.errors import UserError
 from populator.core.location import parse_s3_uri
-from populator.core.retry import error_code
 from populator.launcher.bundle import upload_artifacts
 from populator.launcher.inputs import ensure_manifest_table
 from populator.launcher.targets.base import Handle, Log, Outcome, Plan
+from populator.launcher.targets.common.region import bucket_region
 from populator.launcher.targets.emr.options import EmrOptions, check_options, locations
 from populator.launcher.targets.emr.plan import plan_request
 from populator.launcher.targets.emr.submit import (
@@ -30,7 +29,7 @@ from populator.launcher.targets.emr.submit import (
 )
 from populator.launcher.targets.emr.wait import Watch, cancel_backfill, wait_for_step
 
-__all__ = ["EmrTarget", "Live", "bucket_region"]
+__all__ = ["EmrTarget", "Live"]
 
 
 @dataclass
@@ -213,19 +212,3 @@ class EmrTarget:
 
     def report_uri(self, handle: Handle) -> Optional[str]:
         return handle.report_uri
-
-
-def bucket_region(s3: Any, bucket: str) -> str:
-    """The archive bucket's region (GetBucketLocation: None means us-east-1, EU eu-west-1)."""
-    try:
-        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
-    except Exception as error:
-        code = error_code(error)
-        if code == "NoSuchBucket":
-            raise UserError(f"ENRICHED_ARCHIVE: bucket '{bucket}' does not exist") from None
-        if code in ("AccessDenied", "AllAccessDisabled"):
-            raise UserError(
-                f"cannot read the region of bucket '{bucket}' ({code}): give --region"
-            ) from None
-        raise
-    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from populator.core import retry
 from populator.core.errors import EXIT_CANCELLED, EXIT_JOB_FAILED, EXIT_OK, EXIT_STILL_RUNNING
 from populator.launcher.signals import Signals, Terminated, interrupt_name
+from populator.launcher.targets.common.timing import backoff_delays, format_elapsed
 from populator.launcher.targets.emr.logs import (
     Cause,
     LogText,
@@ -43,14 +43,9 @@ __all__ = [
     "ENDED_CLUSTER_STATES",
     "FAILED_STEP_STATES",
     "Outcome",
-    "SignalsAsExceptions",
-    "Terminated",
     "Watch",
-    "backoff_delays",
     "cancel_backfill",
     "failure_hint",
-    "format_elapsed",
-    "interrupt_name",
     "wait_for_step",
 ]
 
@@ -70,7 +65,6 @@ CLUSTER_FAILURE_CODES = (
 _CAPACITY_WORDS = ("capacity", "limit", "quota", "not supported in", "unsupported")
 DEFAULT_POLL_INTERVAL = 15.0
 MAX_POLL_INTERVAL = 60.0
-BACKOFF = 1.5
 LOG_POLL_INTERVAL = 15.0
 
 
@@ -113,15 +107,6 @@ class Watch:
 
     def elapsed(self) -> float:
         return self.clock() - self._start
-
-
-def format_elapsed(seconds: float) -> str:
-    total = int(seconds)
-    return f"{total // 3600:02d}:{total // 60 % 60:02d}:{total % 60:02d}"
-
-
-def backoff_delays(first: float, cap: float) -> Iterator[float]:
-    return retry.backoff_delays(first, cap, factor=BACKOFF, jitter=False)
 
 
 def _reason(status: Dict[str, Any]) -> Optional[str]:
@@ -203,15 +188,12 @@ def _poll(watch: Watch) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     return step["Status"], cluster["Status"]
 
 
-SignalsAsExceptions = Signals  # the one signal block (populator.launcher.signals)
-
-
 def wait_for_step(watch: Watch) -> Outcome:
     """Poll until the step ends, the deadline passes or a signal arrives (see module doc)."""
     watch._start = watch.clock()
     delays = backoff_delays(watch.poll_interval, watch.max_interval)
     last: Optional[Tuple[str, str]] = None
-    with SignalsAsExceptions() as signals:
+    with Signals() as signals:
         try:
             while True:
                 step_status, cluster_status = _poll(watch)

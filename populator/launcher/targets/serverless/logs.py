@@ -2,8 +2,8 @@
 
 With `monitoringConfiguration.s3MonitoringConfiguration.logUri` set, EMR Serverless copies
 the driver's output to `{logUri}/applications/{appId}/jobs/{jobRunId}/SPARK_DRIVER/`
-(`stderr.gz`, `stdout.gz`). The parsers are EMR's (targets/emr/logs.py: traceback, job
-error, Spark error, all pure); only the paths differ.
+(`stderr.gz`, `stdout.gz`). The parsers are EMR's (targets/common/logs.py: traceback,
+job error, Spark error, all pure); only the paths differ.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any, List, Optional, Tuple
 
 from populator.core.location import parse_s3_uri
-from populator.launcher.targets.emr.logs import (
+from populator.launcher.targets.common.logs import (
     Cause,
     LogText,
-    _first_existing,  # the S3 edge of EMR's log reader: to move to a shared module
+    first_existing,
     probable_cause,
 )
 
@@ -44,7 +44,7 @@ def fetch_driver_logs(
     bucket, prefix = driver_log_prefix(log_uri, application_id, job_run_id)
     found = []
     for name in ("stderr", "stdout"):
-        log = _first_existing(s3_client, bucket, (f"{prefix}{name}.gz", f"{prefix}{name}"))
+        log = first_existing(s3_client, bucket, (f"{prefix}{name}.gz", f"{prefix}{name}"))
         if log is not None:
             found.append(log)
     return found

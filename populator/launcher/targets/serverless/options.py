@@ -8,12 +8,12 @@ AWS call and names the flag and what was expected (exit 2).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from populator.core.errors import UserError
 from populator.core.location import S3Uri, has_s3_scheme, parse_s3_uri
-from populator.launcher.targets.emr.request import parse_tags
+from populator.launcher.targets.common.request import parse_tags
 from populator.launcher.targets.serverless.request import (
     DEFAULT_IDLE_TIMEOUT_MINUTES,
     DEFAULT_RELEASE_LABEL,
@@ -61,6 +61,7 @@ class ServerlessOptions:
     force: bool = False
     dry_run: bool = False
     json: bool = False
+    job_extra: Mapping[str, Any] = field(default_factory=dict)  # further job flags (job_args)
 
 
 HELP: Dict[str, str] = {
@@ -79,7 +80,8 @@ HELP: Dict[str, str] = {
     "execution_timeout": "EMR Serverless: cancel the job run after this many minutes "
     "(default: the service's, 720)",
     "log_path": "S3 folder for the job run's logs (default s3://<archive-bucket>/populator/logs/)",
-    "assets": "S3 folder for uploads (default s3://<archive-bucket>/populator/assets/)",
+    "assets": "S3 folder for uploads (default: populator-assets/ beside --log-path, else "
+    "s3://<archive-bucket>/populator/assets/)",
     "wait": "follow the job run to its end; exit 0 done, 1 failed (cause shown), 130 Ctrl-C",
     "timeout": "with --wait: stop waiting after SECONDS, exit 3 (the job run goes on)",
     "poll_interval": "with --wait: first poll interval in seconds, backing off to 60",

@@ -10,7 +10,8 @@ from populator.core.errors import UserError
 from populator.core.location import S3Uri, parse_s3_uri
 from populator.launcher.bundle import Bundle
 from populator.launcher.targets.base import Plan
-from populator.launcher.targets.emr.request import (
+from populator.launcher.targets.common.region import locations as default_locations
+from populator.launcher.targets.common.request import (
     TAG_ARCHIVE,
     TAG_DIGEST,
     TAG_TABLE,
@@ -41,10 +42,9 @@ TARGET = "serverless"
 
 
 def locations(archive: S3Uri, checked: Checked) -> Tuple[S3Uri, S3Uri]:
-    """(log URI, assets): EMR's defaults, under `populator/` in the archive bucket."""
-    log_uri = checked.log_path or S3Uri(archive.bucket, "populator/logs/")
-    assets = checked.assets or S3Uri(archive.bucket, "populator/assets/")
-    return log_uri, assets
+    """(log URI, assets): EMR's defaults (common.region), under `populator/` in the archive
+    bucket; --assets defaults to a `populator-assets/` folder beside --log-path."""
+    return default_locations(archive, checked.log_path, checked.assets)
 
 
 def report_location(assets: S3Uri, digest: str) -> str:
@@ -85,6 +85,7 @@ def _requests(
             in_flight=checked.in_flight,
             include_expired=options.include_expired,
             accept_read_errors=options.accept_read_errors,
+            extra=options.job_extra,
         )
     )
     tags = _tags(inputs, digest, checked)

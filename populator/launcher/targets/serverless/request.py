@@ -1,6 +1,6 @@
 """Pure builders for the EMR Serverless requests (CreateApplication, StartJobRun).
 
-As for EMR (targets/emr/request.py, whose digest, tag and job-argument helpers are reused),
+As for EMR (the digest, tag and job-argument helpers are targets/common/request.py's),
 every request is a plain dict built from plain values: tests compare it field by field and
 `--dry-run` prints exactly what would be sent. Nothing here talks to AWS, and no secret
 enters a request: the job gets the storage config as the S3 URI of its encrypted copy.
@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-from populator.launcher.targets.emr.request import (
+from populator.launcher.targets.common.request import (
     DEFAULT_RELEASE_LABEL,
     TOOL_NAME,
     request_digest,

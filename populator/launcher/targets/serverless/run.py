@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional
 
+from populator.core import aws
 from populator.core.errors import (
     EXIT_CANCELLED,
     EXIT_JOB_FAILED,
@@ -19,8 +20,8 @@ from populator.core.errors import (
 )
 from populator.core.location import parse_s3_uri
 from populator.launcher.bundle import Bundle
+from populator.launcher.signals import Signals, Terminated, interrupt_name
 from populator.launcher.targets.base import Handle, Outcome, Plan
-from populator.launcher.targets.emr.wait import SignalsAsExceptions, Terminated, interrupt_name
 from populator.launcher.targets.serverless.cancel import delete_commands, release_application
 from populator.launcher.targets.serverless.options import ServerlessOptions
 from populator.launcher.targets.serverless.target import (
@@ -61,9 +62,12 @@ def run_serverless(
         target.clients = connect(options, parse_s3_uri(inputs.archive).bucket)
     from populator.launcher.inputs import ensure_manifest_table
 
-    ensure_manifest_table(inputs.storage, options.create_table, profile=options.profile, log=log)
+    with aws.preflight():  # a check before any work: seconds, not minutes, when AWS hangs
+        ensure_manifest_table(
+            inputs.storage, options.create_table, profile=options.profile, log=log
+        )
     base = {"request_digest": plan.digest, "log_uri": plan.extra["log_uri"]}
-    with SignalsAsExceptions() as signals:
+    with Signals() as signals:
         handle: Optional[Handle] = None
         try:
             handle = target.submit(plan)

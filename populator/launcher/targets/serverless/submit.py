@@ -19,14 +19,14 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from populator.core.errors import UserError
 from populator.core.retry import error_code, is_retryable
-from populator.launcher.targets.emr.request import (
+from populator.launcher.targets.common.guard import DuplicateBackfill
+from populator.launcher.targets.common.request import (
     TAG_DIGEST,
     TAG_TABLE,
     TAG_TABLE_REGION,
     TAG_TOOL,
     TOOL_NAME,
 )
-from populator.launcher.targets.emr.submit import DuplicateBackfill
 from populator.launcher.targets.serverless.request import (
     ACTIVE_JOB_RUN_STATES,
     ENDED_JOB_RUN_STATES,

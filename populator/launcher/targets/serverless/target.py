@@ -18,9 +18,10 @@ from populator.core import aws
 from populator.core.errors import EXIT_OK, UserError
 from populator.launcher.bundle import Bundle, upload_artifacts
 from populator.launcher.targets.base import Handle, Outcome, Plan
-from populator.launcher.targets.emr.report import failure_lines, fetch_report, report_uri
-from populator.launcher.targets.emr.request import TAG_DIGEST, TOOL_NAME, redact_request
-from populator.launcher.targets.emr.wait import format_elapsed
+from populator.launcher.targets.common.region import bucket_region
+from populator.launcher.targets.common.report import failure_lines, fetch_report, report_uri
+from populator.launcher.targets.common.request import TAG_DIGEST, TOOL_NAME, redact_request
+from populator.launcher.targets.common.timing import format_elapsed
 from populator.launcher.targets.serverless.cancel import (
     cancel_job_run,
     delete_commands,
@@ -74,18 +75,13 @@ class Clients:
     region: str
 
 
-def bucket_region(s3: Any, bucket: str) -> str:
-    """GetBucketLocation (None means us-east-1, EU eu-west-1). To share with EMR's launcher."""
-    location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
-    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
-
-
 def connect(options: ServerlessOptions, bucket: str) -> Clients:
     session = aws.session(options.profile, options.region)
     if options.region:
         region = options.region
     elif bucket:
-        region = bucket_region(session.client("s3", config=aws.client_config()), bucket)
+        with aws.preflight():  # short time-outs for this one check
+            region = bucket_region(session.client("s3", config=aws.client_config()), bucket)
     elif session.region_name:
         region = session.region_name
     else:

@@ -16,14 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional
 
 from populator.core.errors import EXIT_CANCELLED, EXIT_JOB_FAILED, EXIT_OK, EXIT_STILL_RUNNING
+from populator.launcher.signals import Signals, Terminated, interrupt_name
 from populator.launcher.targets.base import Outcome
-from populator.launcher.targets.emr.wait import (
-    SignalsAsExceptions,
-    Terminated,
-    backoff_delays,
-    format_elapsed,
-    interrupt_name,
-)
+from populator.launcher.targets.common.timing import backoff_delays, format_elapsed
 from populator.launcher.targets.serverless.cancel import cancel_job_run
 from populator.launcher.targets.serverless.logs import (
     LogText,
@@ -76,7 +71,7 @@ def wait_for_job_run(watch: JobRunWatch) -> Outcome:
     watch._start = watch.clock()
     delays = backoff_delays(watch.poll_interval, watch.max_interval)
     last: Optional[str] = None
-    with SignalsAsExceptions() as signals:
+    with Signals() as signals:
         try:
             while True:
                 run = _get(watch)

@@ -1,10 +1,11 @@
-"""The job's JSON report, read back by the launcher once `--wait` has seen the step end.
+"""The job's JSON report, read back by the launcher once `--wait` has seen the job end.
 
 The job writes its report to the `--report` URI in its own arguments (see
-populator.core.report); the launcher finds that URI in the step EMR holds, so a re-attached
-wait (`--cluster-id J --step-id S`) finds it too. Report keys are content-addressed by the
-request digest, so an identical request submitted again names the same key: a report older
-than the step is an earlier attempt's and is ignored rather than shown as this one's.
+populator.core.report); the launcher finds that URI in the step EMR holds (or the job run EMR
+Serverless holds), so a re-attached wait (`--step-id S`, `--job-run-id R`) finds it too.
+Report keys are content-addressed by the request digest, so an identical request submitted
+again names the same key: a report older than the step or job run is an earlier attempt's and
+is ignored rather than shown as this one's.
 """
 
 from __future__ import annotations

@@ -1,0 +1,265 @@
+"""`inv run_emr … --application-id APP | --serverless`: the backfill on EMR Serverless.
+
+The same local validation and bundle as for a cluster (populator.cli.run_emr), then
+`populator.launcher.targets.serverless.run_serverless`; its Outcome becomes the one `--json`
+Result (cli/emr_result.py: the cluster's fields plus application_id and job_run_id) and the
+exit code (0 ok, 1 failed, 2 bad input, 3 still running at --timeout, 130 cancelled).
+Flags of the other target (`--cluster-id`, `--instance-type`, …) are refused, never ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Dict, List, Optional
+
+from populator.cli.common import eprint, notice
+from populator.cli.emr_result import Result, emit
+from populator.core.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_CANCELLED,
+    EXIT_JOB_FAILED,
+    EXIT_STILL_RUNNING,
+    Cancelled,
+    JobFailed,
+    UserError,
+    aws_user_error,
+)
+from populator.launcher.bundle import BundleError
+from populator.launcher.signals import Signals, Terminated, interrupt_name
+from populator.launcher.targets.base import Outcome
+from populator.launcher.targets.emr.options import EmrOptions
+from populator.launcher.targets.emr.request import (
+    DEFAULT_INSTANCE_COUNT,
+    DEFAULT_INSTANCE_PROFILE,
+    DEFAULT_INSTANCE_TYPE,
+    DEFAULT_SERVICE_ROLE,
+)
+
+__all__ = ["ServerlessFlags", "run_on_serverless"]
+
+
+@dataclass(frozen=True)
+class ServerlessFlags:
+    """`inv run_emr`'s EMR Serverless flags as typed (checked in the serverless options)."""
+
+    application_id: Optional[str] = None
+    serverless: bool = False
+    execution_role_arn: Optional[str] = None
+    job_run_id: Optional[str] = None
+    image_uri: Optional[str] = None
+    environment_archive: Optional[str] = None
+    execution_timeout: Any = None
+
+    @property
+    def chosen(self) -> bool:
+        """The backfill runs on EMR Serverless (else: on an EMR cluster)."""
+        return bool(self.application_id or self.serverless)
+
+    def given(self) -> List[str]:
+        """The flags the user gave, as typed on the command line."""
+        return [
+            "--" + f.name.replace("_", "-")
+            for f in fields(self)
+            if getattr(self, f.name) not in (None, False)
+        ]
+
+
+# EMR-cluster-only options and their defaults: given with a Serverless target they are refused.
+_CLUSTER_ONLY = (
+    ("cluster_id", None),
+    ("step_id", None),
+    ("jar", None),
+    ("instance_type", DEFAULT_INSTANCE_TYPE),
+    ("instance_count", DEFAULT_INSTANCE_COUNT),
+    ("subnet_id", None),
+    ("ec2_keyname", None),
+    ("service_role", DEFAULT_SERVICE_ROLE),
+    ("instance_profile", DEFAULT_INSTANCE_PROFILE),
+)
+
+
+def check_combination(options: EmrOptions, flags: ServerlessFlags) -> None:
+    """Refuse a mix of the two targets' flags (exit 2), before anything else is read."""
+    if flags.application_id and flags.serverless:
+        raise UserError(
+            "--serverless creates an application for this backfill and --application-id names "
+            "an existing one: give one of them, not both"
+        )
+    if not flags.chosen:
+        raise UserError(
+            f"{', '.join(flags.given())}: EMR Serverless flags; add --application-id APP (an "
+            "existing application) or --serverless (one created for this backfill)"
+        )
+    mixed = [
+        "--" + name.replace("_", "-")
+        for name, default in _CLUSTER_ONLY
+        if getattr(options, name) is not None and str(getattr(options, name)) != str(default)
+    ]
+    if mixed:
+        chosen = "--serverless" if flags.serverless else "--application-id"
+        raise UserError(
+            f"{', '.join(mixed)}: EMR cluster options, but {chosen} runs the backfill on EMR "
+            "Serverless; leave them out (or leave out "
+            f"{chosen} to run on a cluster)"
+        )
+
+
+def serverless_options(options: EmrOptions, flags: ServerlessFlags) -> Any:
+    """The ServerlessOptions of this command line (the shared flags taken as they are)."""
+    from populator.launcher.targets.serverless import ServerlessOptions
+
+    idle = {} if options.idle_timeout is None else {"idle_timeout": options.idle_timeout}
+    return ServerlessOptions(
+        application_id=flags.application_id,
+        serverless=flags.serverless,
+        execution_role_arn=flags.execution_role_arn,
+        release_label=options.release_label,
+        image_uri=flags.image_uri,
+        environment_archive=flags.environment_archive,
+        job_run_id=flags.job_run_id,
+        execution_timeout=flags.execution_timeout,
+        log_path=options.log_path,
+        assets=options.assets,
+        region=options.region,
+        profile=options.profile,
+        kms_key_id=options.kms_key_id,
+        tags=tuple(options.tags or ()),
+        run_manifest_table=options.run_manifest_table,
+        bad_rows=options.bad_rows,
+        include_expired=options.include_expired,
+        in_flight=options.in_flight,
+        accept_read_errors=options.accept_read_errors,
+        create_table=options.create_table,
+        wait=options.wait,
+        timeout=options.timeout,
+        poll_interval=options.poll_interval,
+        log_wait=options.log_wait,
+        force=options.force,
+        dry_run=options.dry_run,
+        json=options.json,
+        job_extra=dict(options.job_extra),
+        **idle,
+    )
+
+
+def run_on_serverless(
+    enriched_archive: Optional[str],
+    storage_config: Optional[str],
+    resolver: Optional[str],
+    options: EmrOptions,
+    flags: ServerlessFlags,
+) -> int:
+    """The serverless branch of `inv run_emr` (wrap with populator.cli.common.command)."""
+    from invoke.exceptions import Exit
+
+    result = Result(dry_run=options.dry_run, target="serverless")
+    try:
+        with Signals():
+            try:
+                outcome = _run(enriched_archive, storage_config, resolver, options, flags)
+            except (KeyboardInterrupt, Terminated) as interrupt:
+                raise Cancelled(
+                    f"{interrupt_name(interrupt)}: stopped before anything was submitted to EMR "
+                    "Serverless; nothing runs"
+                ) from None
+        fill(result, outcome)
+        _raise_for(outcome)
+    except (UserError, JobFailed, Cancelled) as error:
+        result.exit_code = error.exit_code
+        result.error = str(error)
+        emit(result, options)
+        raise
+    except Exception as error:
+        user = _user_error(error)
+        if user is None:
+            raise
+        result.exit_code = getattr(user, "exit_code", EXIT_BAD_INPUT)
+        result.error = str(user)
+        emit(result, options)
+        raise user from None
+    emit(result, options)
+    if result.exit_code == EXIT_STILL_RUNNING:
+        raise Exit(code=EXIT_STILL_RUNNING)
+    return result.exit_code
+
+
+def _user_error(error: BaseException) -> Any:
+    if isinstance(error, BundleError):
+        return UserError(f"cannot package the job: {error}")
+    return aws_user_error(error)
+
+
+def _run(
+    enriched_archive: Optional[str],
+    storage_config: Optional[str],
+    resolver: Optional[str],
+    options: EmrOptions,
+    flags: ServerlessFlags,
+) -> Outcome:
+    from populator.launcher.bundle import build_bundle
+    from populator.launcher.inputs import validate_inputs
+    from populator.launcher.targets.serverless import run_serverless
+    from populator.launcher.targets.serverless.options import check_options
+
+    check_combination(options, flags)
+    chosen = serverless_options(options, flags)
+    if flags.job_run_id:
+        check_options(chosen)
+        if any((enriched_archive, storage_config, resolver)):
+            notice(
+                "re-attaching to a submitted job run: "
+                "ENRICHED_ARCHIVE, STORAGE_CONFIG and RESOLVER are not used"
+            )
+        return run_serverless(None, None, chosen, eprint)  # type: ignore[arg-type]
+    inputs = validate_inputs(
+        enriched_archive, storage_config, resolver, options.since, local_archive_ok=False
+    )
+    check_options(chosen)
+    bundle = build_bundle(inputs.storage)
+    return run_serverless(inputs, bundle, chosen, eprint, out=_print)
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+def fill(result: Result, outcome: Outcome) -> None:
+    """The Outcome in the Result's fields (the same `--json` keys as for a cluster)."""
+    details: Dict[str, Any] = outcome.details
+    result.state, result.exit_code = outcome.state, outcome.exit_code
+    result.elapsed_seconds = round(outcome.elapsed, 1)
+    result.ids = dict(outcome.ids)
+    result.application_id = outcome.ids.get("application_id")
+    result.job_run_id = outcome.ids.get("job_run_id")
+    result.region = details.get("region")
+    result.request_digest = details.get("request_digest")
+    result.log_uri = details.get("log_uri")
+    result.report = details.get("report")
+    result.reused = bool(details.get("reused"))
+    result.created_application = details.get("created_application")
+    result.job_report = details.get("job_report")
+    result.operation = details.get("operation")
+    result.request = details.get("request")
+    result.uploads = list(details.get("uploads") or [])
+    result.cause = outcome.cause
+    result.actions = list(outcome.actions)
+    if outcome.exit_code == EXIT_CANCELLED:
+        result.cause = "; ".join(outcome.actions) or None
+    if outcome.exit_code == EXIT_STILL_RUNNING and result.application_id and result.job_run_id:
+        from populator.launcher.targets.serverless.target import reattach_command
+
+        again = reattach_command(result.application_id, result.job_run_id, str(result.region))
+        result.error = f"still running at --timeout; it goes on; re-attach with: {again}"
+
+
+def _raise_for(outcome: Outcome) -> None:
+    """Exit 1 and 130 as JobFailed and Cancelled (the `error: …` line, the exit code)."""
+    run = outcome.ids.get("job_run_id")
+    if outcome.exit_code == EXIT_JOB_FAILED:
+        raise JobFailed(
+            f"the backfill failed on EMR Serverless (job run {run} {outcome.state}); see the "
+            "cause above"
+        )
+    if outcome.exit_code == EXIT_CANCELLED:
+        said = [a for a in outcome.actions if not a.endswith("please wait")]
+        raise Cancelled(" ".join(said) or "cancelled")
