@@ -18,6 +18,7 @@ Re-attach to a submitted step: `--cluster-id J --step-id S` (implies --wait).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Optional, Sequence
 
 from populator.cli.common import eprint, notice
@@ -32,8 +33,15 @@ from populator.core.errors import (
     UserError,
     aws_user_error,
 )
+from populator.core.location import parse_s3_uri
 from populator.launcher.bundle import BundleError, build_bundle
 from populator.launcher.inputs import validate_inputs
+from populator.launcher.method import default_import_prefix
+from populator.launcher.method_choice import (
+    describe_manifest_table,
+    method_job_extra,
+    resolve_method,
+)
 from populator.launcher.targets.base import Handle
 from populator.launcher.targets.emr.console import (
     console_url,
@@ -45,6 +53,7 @@ from populator.launcher.targets.emr.options import (
     Checked,
     EmrOptions,
     check_options,
+    locations,
 )
 from populator.launcher.targets.emr.plan import plan_request
 from populator.launcher.targets.emr.report import (
@@ -163,7 +172,7 @@ def _launch(
     inputs = validate_inputs(
         enriched_archive, storage_config, resolver, options.since, local_archive_ok=False
     )
-    check_options(options)
+    options = _resolve_method(inputs, options, check_options(options), result)
     bundle = build_bundle(inputs.storage, include_job=options.jar is None)
     plan = target.plan(inputs, bundle, options)
     assets = plan.extra["assets"]
@@ -191,6 +200,24 @@ def _launch(
     for entry, uploaded in zip(result.uploads, handle.extra["uploaded"]):
         entry["uploaded"] = uploaded
     _follow(options, plan.extra["checked"], result, handle, target)
+
+
+def _resolve_method(
+    inputs: Any, options: EmrOptions, checked: Checked, result: Result
+) -> EmrOptions:
+    """`--method auto|write|import` resolved before anything starts (DescribeTable, short
+    budget); the import's staged files default to `<assets>/import/`."""
+    choice = resolve_method(
+        options.job_extra.get("method"),
+        lambda: describe_manifest_table(inputs.storage, profile=options.profile),
+        options.create_table,
+        dry_run=options.dry_run,
+    )
+    eprint(choice.line())
+    result.method = choice.as_json()
+    _, assets = locations(parse_s3_uri(inputs.archive), checked)
+    extra = method_job_extra(options.job_extra, choice.method, default_import_prefix(assets.uri))
+    return replace(options, job_extra=extra)
 
 
 def _attach(
@@ -301,4 +328,5 @@ def _read_report(
         notice(f"no job report used from {uri}: {fetched.detail}")
         return None
     result.job_report = fetched.report
+    result.write_budget = fetched.report.get("write_budget")
     return fetched

@@ -29,6 +29,7 @@ from populator.launcher.targets.emr.submit import (
     submit,
 )
 from populator.launcher.targets.emr.wait import Watch, cancel_backfill, wait_for_step
+from populator.launcher.write_rate import emr_slots, expected_write_rate
 
 __all__ = ["EmrTarget", "Live", "bucket_region"]
 
@@ -91,7 +92,18 @@ class EmrTarget:
             region = options.region or bucket_region(s3, archive.bucket)
             self.live.region = region
             checks = aws.session(options.profile, region).client("emr", config=aws.client_config())
-            ensure_manifest_table(storage, options.create_table, profile=options.profile)
+            checked = plan.extra["checked"]
+            ensure_manifest_table(
+                storage,
+                options.create_table,
+                profile=options.profile,
+                log=self.notice,
+                method=str(options.job_extra.get("method") or "write"),
+                # every core node's 4 vCPUs (m5.xlarge) run a write task: launcher/write_rate.py
+                expected_rate=expected_write_rate(
+                    emr_slots(checked.instance_count), checked.in_flight
+                ),
+            )
             if options.cluster_id:
                 log_uri = check_target_cluster(checks, options.cluster_id).get("LogUri")
                 self.notice(
