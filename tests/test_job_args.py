@@ -73,7 +73,7 @@ def test_run_local_help_is_the_tables() -> None:
 
 def test_a_new_flag_is_one_entry(monkeypatch) -> None:
     """Append a Flag to the table: the task's signature gains it and it reaches the argv."""
-    new = Flag("--max-write-rate", "writes per second", kind="positive", tasks=("run_local",))
+    new = Flag("--future-flag", "writes per second", kind="positive", tasks=("run_local",))
     monkeypatch.setattr(job_args, "FLAGS", (*FLAGS, new))
 
     @job_flags("run_local")
@@ -82,11 +82,11 @@ def test_a_new_flag_is_one_entry(monkeypatch) -> None:
 
     import inspect
 
-    assert inspect.signature(body).parameters["max_write_rate"].default is None
-    run = LocalRun(job_extra={"max_write_rate": "500"})
-    assert job_argv(run, None)[-2:] == ["--max-write-rate", "500"]
-    emr = build_job_args(JobArgs("s3://a/x/", "s3://a/c.json", extra={"max_write_rate": 9}))
-    assert emr[-2:] == ["--max-write-rate", "9"]
+    assert inspect.signature(body).parameters["future_flag"].default is None
+    run = LocalRun(job_extra={"future_flag": "500"})
+    assert job_argv(run, None)[-2:] == ["--future-flag", "500"]
+    emr = build_job_args(JobArgs("s3://a/x/", "s3://a/c.json", extra={"future_flag": 9}))
+    assert emr[-2:] == ["--future-flag", "9"]
 
 
 def test_local_fields_are_table_flags() -> None:

@@ -240,6 +240,7 @@ def _run_local(
             method=choice.method,
             expected_rate=expected_write_rate(local_slots(run.master), in_flight),
         )
+    result["request"] = plan.request
     eprint(f"populator: running the job on Spark {run.master} (Ctrl-C stops it)")
     with Signals() as signals:
         handle = target.submit(plan)

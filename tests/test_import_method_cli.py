@@ -1,0 +1,170 @@
+"""`--method auto|write|import` on `inv run_local` and `inv run_emr`, for real (a subprocess per
+run) against the session's moto server: the choice is made from DescribeTable before anything
+starts, printed, shown by --dry-run and --json, and reaches the job's argv."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from devkit.jobs import dump_table, resolver_config, storage_config, write_json
+from devkit.sample_archive import realistic_archive, write_to_s3
+from populator.core.events import TTL_SECONDS
+from populator.core.manifest import EventsManifest
+from tests.support.cli import args, inv
+
+NOW = datetime.now(timezone.utc)
+
+
+def method_line(err: str) -> str:
+    [line] = [x for x in err.splitlines() if x.startswith("populator: method ")]
+    return line
+
+
+@pytest.mark.spark
+def test_run_local_auto_imports_a_missing_table_then_writes_into_the_existing_one(
+    moto_endpoint, s3, dynamodb, bucket, tmp_path: Path, unique_name
+) -> None:
+    sample = realistic_archive(now=NOW, runs=2, events_per_run=20)
+    archive = write_to_s3(sample, s3, bucket, "enriched/archive")
+    table = unique_name("manifest")
+    storage = write_json(tmp_path / "storage.json", storage_config(table))
+    resolver = write_json(tmp_path / "resolver.json", resolver_config())
+    report = tmp_path / "report.json"
+    common = [archive, storage, resolver, "--master", "local[2]", "--report", str(report)]
+
+    first = inv("run_local", [*common, "--method", "auto", "--json"], moto_endpoint, timeout=300)
+    assert first.code == 0, first.err
+    assert method_line(first.err).startswith("populator: method import: auto: the table does not")
+    result = json.loads(first.out)
+    assert result["method"] == {
+        "requested": "auto",
+        "method": "import",
+        "reason": result["method"]["reason"],
+        "table_exists": False,
+    }
+    assert "--method" in result["request"]["argv"]
+    assert json.loads(report.read_text())["import"]["status"] == "COMPLETED"
+    expected = {key: (etl, etl + TTL_SECONDS) for key, etl in sample.expected.items()}
+    assert dump_table(dynamodb, table) == expected
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "ttl")
+    assert "progress: done 100.0%" in first.err  # the job's progress line (the last one)
+
+    second = inv("run_local", [*common, "--json"], moto_endpoint, timeout=300)
+    assert second.code == 0, second.err
+    assert method_line(second.err) == (
+        "populator: method write: auto: the table exists, and ImportTable cannot add to a table"
+    )
+    result = json.loads(second.out)
+    assert result["method"]["method"] == "write" and result["method"]["table_exists"] is True
+    argv = result["request"]["argv"]
+    assert argv[argv.index("--method") + 1] == "write"
+    assert result["write_budget"]["source"].startswith("on-demand table")
+    assert "import" not in json.loads(report.read_text())
+    assert dump_table(dynamodb, table) == expected
+
+
+def test_run_local_import_onto_an_existing_table_exits_2_and_starts_nothing(
+    moto_endpoint, dynamodb, tmp_path: Path, unique_name
+) -> None:
+    table = unique_name("manifest")
+    EventsManifest(dynamodb, table).create()
+    storage = write_json(tmp_path / "storage.json", storage_config(table))
+    resolver = write_json(tmp_path / "resolver.json", resolver_config())
+    (tmp_path / "archive").mkdir()
+    local = [str(tmp_path / "archive"), storage, resolver]
+    ran = inv("run_local", [*local, "--method", "import"], moto_endpoint)
+    assert ran.code == 2
+    assert ran.error_lines == [
+        "error: --method import: ImportTable reads its files from S3 and the archive is local: "
+        "give --import-prefix s3://bucket/prefix/ (or use --method write)"
+    ]
+    ran = inv(
+        "run_local",
+        [*local, "--method", "import", "--import-prefix", "s3://b/import/", "--json"],
+        moto_endpoint,
+    )
+    assert ran.code == 2 and "running the job" not in ran.err
+    assert ran.error_lines == [
+        "error: --method import: the events-manifest table exists, and DynamoDB's ImportTable "
+        "only creates new tables; use --method write (or auto)"
+    ]
+    assert json.loads(ran.out)["exit_code"] == 2
+    bad = inv("run_local", [*local, "--method", "sideways"], moto_endpoint)
+    assert bad.code == 2 and bad.error_lines == [
+        "error: --method 'sideways': expected auto, write or import"
+    ]
+
+
+def test_run_local_auto_with_a_local_archive_writes(moto_endpoint, tmp_path: Path, unique_name):
+    """ImportTable reads from S3 only: a local archive without --import-prefix is written."""
+    storage = write_json(tmp_path / "storage.json", storage_config(unique_name("manifest")))
+    resolver = write_json(tmp_path / "resolver.json", resolver_config())
+    (tmp_path / "archive").mkdir()
+    ran = inv(
+        "run_local", [str(tmp_path / "archive"), storage, resolver, "--dry-run"], moto_endpoint
+    )
+    assert ran.code == 0, ran.err
+    assert method_line(ran.err).startswith(
+        "populator: method write: auto: the table does not exist, but the archive is local"
+    )
+    argv = json.loads(ran.out)["argv"]
+    assert argv[argv.index("--method") + 1] == "write"
+    assert argv[argv.index("--progress-interval") + 1] == "10"
+    assert "spark.speculation=false" in argv and "spark.ui.showConsoleProgress=false" in argv
+
+
+def test_run_emr_dry_run_shows_the_choice_and_the_job_argv(
+    moto_endpoint, emr, dynamodb, setup
+) -> None:
+    ran = inv("run_emr", args(setup, "--dry-run", "--json", "--method", "auto"), moto_endpoint)
+    assert ran.code == 0, ran.err
+    result = json.loads(ran.out)
+    assert result["method"]["method"] == "import" and result["method"]["table_exists"] is False
+    assert method_line(ran.err).startswith("populator: method import: auto: the table does not")
+    step_args = result["request"]["Steps"][0]["HadoopJarStep"]["Args"]
+    assets = f"s3://{setup['bucket']}/populator/assets/"
+    at = step_args.index("--method")
+    assert step_args[at : at + 4] == ["--method", "import", "--import-prefix", f"{assets}import/"]
+    assert "spark.speculation=false" in step_args
+    with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
+        dynamodb.describe_table(TableName=setup["table"])  # a dry run creates nothing
+
+    EventsManifest(dynamodb, setup["table"]).create()
+    again = inv("run_emr", args(setup, "--dry-run", "--json"), moto_endpoint)
+    assert again.code == 0, again.err
+    shown = json.loads(again.out)
+    assert shown["method"]["method"] == "write"
+    step_args = shown["request"]["Steps"][0]["HadoopJarStep"]["Args"]
+    assert step_args[step_args.index("--method") + 1] == "write"
+    assert "--import-prefix" not in step_args
+
+
+def test_run_emr_import_onto_an_existing_table_exits_2_before_any_cluster(
+    moto_endpoint, emr, dynamodb, setup
+) -> None:
+    EventsManifest(dynamodb, setup["table"]).create()
+    before = len(emr.list_clusters()["Clusters"])
+    ran = inv("run_emr", args(setup, "--method", "import"), moto_endpoint)
+    assert ran.code == 2
+    assert ran.error_lines == [
+        "error: --method import: the events-manifest table exists, and DynamoDB's ImportTable "
+        "only creates new tables; use --method write (or auto)"
+    ]
+    assert len(emr.list_clusters()["Clusters"]) == before
+
+
+def test_run_emr_auto_import_leaves_the_table_to_the_job(moto_endpoint, emr, dynamodb, setup):
+    """The launcher never creates a table the job will import (ImportTable must create it)."""
+    ran = inv("run_emr", args(setup, "--json"), moto_endpoint)
+    assert ran.code == 0, ran.err
+    result = json.loads(ran.out)
+    assert result["method"]["method"] == "import" and result["cluster_id"]
+    with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
+        dynamodb.describe_table(TableName=setup["table"])
+    step = emr.list_steps(ClusterId=result["cluster_id"])["Steps"][0]
+    assert step["Config"]["Args"][step["Config"]["Args"].index("--method") + 1] == "import"
