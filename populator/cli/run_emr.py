@@ -299,6 +299,7 @@ def _follow(
     handle.extra["log_uri"] = result.log_uri
     watched = target.watch(handle, checked.timeout, eprint, checked.poll_interval, checked.log_wait)
     outcome = watched.details["emr"]
+    result.progress = watched.details.get("progress")
     # By exit code, not state: a step EMR (or someone else) CANCELLED is a failure to explain.
     if outcome.exit_code not in (EXIT_STILL_RUNNING, EXIT_CANCELLED) and not outcome.never_ran:
         _read_report(options, result, handle.extra["emr"], handle.extra["s3"], submission)
