@@ -168,3 +168,28 @@ def test_run_emr_auto_import_leaves_the_table_to_the_job(moto_endpoint, emr, dyn
         dynamodb.describe_table(TableName=setup["table"])
     step = emr.list_steps(ClusterId=result["cluster_id"])["Steps"][0]
     assert step["Config"]["Args"][step["Config"]["Args"].index("--method") + 1] == "import"
+
+
+def test_list_runs_compares_both_methods_and_says_what_auto_picks(
+    moto_endpoint, s3, dynamodb, bucket, unique_name
+) -> None:
+    archive = write_to_s3(realistic_archive(now=NOW, runs=2, events_per_run=20), s3, bucket, "a")
+    table = unique_name("manifest")
+    missing = inv("list_runs", [archive, "--table", table, "--json"], moto_endpoint)
+    assert missing.code == 0, missing.err
+    methods = json.loads(missing.out)["methods"]
+    assert (methods["table_exists"], methods["auto"]) == (False, "import")
+    assert methods["write"]["requests"] == methods["write"]["items"] > 0
+    assert methods["import"]["requests"] == 0 and methods["import"]["import_bytes"] > 0
+    assert methods["import"]["dollars"] < methods["write"]["dollars"]
+
+    EventsManifest(dynamodb, table).create()
+    present = inv("list_runs", [archive, "--table", table], moto_endpoint)
+    assert present.code == 0, present.err
+    assert "auto would pick write: auto: the table exists" in present.out
+    assert "  import: " in present.out and "bytes to import" in present.out
+
+    unknown = inv("list_runs", [archive, "--json"], moto_endpoint)
+    methods = json.loads(unknown.out)["methods"]
+    assert (methods["table_exists"], methods["auto"]) == (None, None)
+    assert "unknown: import if the table does not exist" in methods["auto_reason"]
