@@ -52,7 +52,9 @@ def our_clusters(emr, table: str) -> List[str]:
 
 def test_launch_sends_exactly_the_dry_run_request(moto_endpoint, emr, s3, dynamodb, setup) -> None:
     dry = inv(
-        "run_emr", args(setup, "--dry-run", "--tag", "team=data", "--method", "write"), DEAD_ENDPOINT
+        "run_emr",
+        args(setup, "--dry-run", "--tag", "team=data", "--method", "write"),
+        DEAD_ENDPOINT,
     )
     assert dry.code == 0, dry.err
     request = json.loads(dry.out)

@@ -193,3 +193,20 @@ def test_list_runs_compares_both_methods_and_says_what_auto_picks(
     methods = json.loads(unknown.out)["methods"]
     assert (methods["table_exists"], methods["auto"]) == (None, None)
     assert "unknown: import if the table does not exist" in methods["auto_reason"]
+
+
+def test_an_on_demand_table_warns_when_the_cluster_could_take_over_half_of_it(
+    moto_endpoint, emr, dynamodb, setup
+) -> None:
+    """9 core nodes x 4 vCPUs x min(32 in flight / 10 ms, 3,646/core) = 115,200 writes/s."""
+    EventsManifest(dynamodb, setup["table"]).create()  # on demand: default maximum 40,000
+    ran = inv("run_emr", args(setup, "--instance-count", "10"), moto_endpoint)
+    assert ran.code == 0, ran.err
+    assert (
+        "notice: the backfill may write about 115,200 writes/s, over half of the on-demand "
+        "table's maximum of 40,000: the live pipeline may be throttled; cap the backfill with "
+        "--max-write-rate"
+    ) in ran.err
+    quiet = inv("run_emr", args(setup, "--force", "--in-flight", "8"), moto_endpoint)
+    assert quiet.code == 0, quiet.err
+    assert "over half of the on-demand" not in quiet.err  # 2 x 4 x 8 / 10 ms = 6,400 writes/s

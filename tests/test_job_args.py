@@ -61,9 +61,7 @@ def test_invoke_options_come_from_the_table(task: str) -> None:
         assert argument.help, entry.name
         assert len(argument.names) == 1, f"an auto short flag for {entry.name}"
     optional = {f.dest for f in FLAGS if not f.required}
-    assert {a for a in arguments if a in optional} == {
-        f.dest for f in job_args.task_flags(task)
-    }
+    assert {a for a in arguments if a in optional} == {f.dest for f in job_args.task_flags(task)}
 
 
 def test_run_local_help_is_the_tables() -> None:
