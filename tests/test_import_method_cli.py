@@ -210,3 +210,24 @@ def test_an_on_demand_table_warns_when_the_cluster_could_take_over_half_of_it(
     quiet = inv("run_emr", args(setup, "--force", "--in-flight", "8"), moto_endpoint)
     assert quiet.code == 0, quiet.err
     assert "over half of the on-demand" not in quiet.err  # 2 x 4 x 8 / 10 ms = 6,400 writes/s
+
+
+def test_an_unfinished_import_of_this_backfill_is_followed_not_refused(
+    moto_endpoint, s3, dynamodb, setup
+) -> None:
+    """A job killed after ImportTable left the table CREATING/ACTIVE and its marker unfinished:
+    the re-run (auto or import) goes to the job, which follows that import."""
+    from populator.core.import_table import backfill_digest
+
+    EventsManifest(dynamodb, setup["table"]).create()
+    digest = backfill_digest(setup["table"], "us-east-1", setup["archive"], None, False)
+    key = f"populator/assets/import/{digest}/import.json"
+    s3.put_object(Bucket=setup["bucket"], Key=key, Body=b'{"status": "IN_PROGRESS"}')
+    for method in ("auto", "import"):
+        ran = inv("run_emr", args(setup, "--dry-run", "--json", "--method", method), moto_endpoint)
+        assert ran.code == 0, ran.err
+        assert json.loads(ran.out)["method"]["method"] == "import"
+        assert f"(marker s3://{setup['bucket']}/{key})" in method_line(ran.err)
+    s3.put_object(Bucket=setup["bucket"], Key=key, Body=b'{"status": "COMPLETED"}')
+    done = inv("run_emr", args(setup, "--dry-run", "--json"), moto_endpoint)
+    assert json.loads(done.out)["method"]["method"] == "write"

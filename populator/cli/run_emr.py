@@ -41,6 +41,7 @@ from populator.launcher.method_choice import (
     describe_manifest_table,
     method_job_extra,
     resolve_method,
+    unfinished_import_marker,
 )
 from populator.launcher.targets.base import Handle
 from populator.launcher.targets.emr.console import (
@@ -207,15 +208,24 @@ def _resolve_method(
 ) -> EmrOptions:
     """`--method auto|write|import` resolved before anything starts (DescribeTable, short
     budget); the import's staged files default to `<assets>/import/`."""
+    _, assets = locations(parse_s3_uri(inputs.archive), checked)
+    prefix = options.job_extra.get("import_prefix") or default_import_prefix(assets.uri)
+
+    def unfinished() -> Optional[str]:
+        with aws.preflight():
+            session = aws.session(options.profile, options.region)
+            s3 = session.client("s3", config=aws.client_config())
+            return unfinished_import_marker(s3, str(prefix), inputs, options.include_expired)
+
     choice = resolve_method(
         options.job_extra.get("method"),
         lambda: describe_manifest_table(inputs.storage, profile=options.profile),
         options.create_table,
         dry_run=options.dry_run,
+        unfinished_import=unfinished,
     )
     eprint(choice.line())
     result.method = choice.as_json()
-    _, assets = locations(parse_s3_uri(inputs.archive), checked)
     extra = method_job_extra(options.job_extra, choice.method, default_import_prefix(assets.uri))
     return replace(options, job_extra=extra)
 

@@ -26,7 +26,11 @@ from populator.core import aws
 from populator.core.errors import Cancelled, JobFailed, UserError
 from populator.core.job_args import to_argv
 from populator.launcher.inputs import ensure_manifest_table, validate_inputs
-from populator.launcher.method_choice import describe_manifest_table, resolve_method
+from populator.launcher.method_choice import (
+    describe_manifest_table,
+    resolve_method,
+    unfinished_import_marker,
+)
 from populator.launcher.targets.local import (
     LocalArgs,
     LocalTarget,
@@ -138,6 +142,17 @@ def build_local_command(archive: str, storage_path: str, run: LocalRun) -> List[
     )
 
 
+def _unfinished_import(inputs: Any, run: LocalRun) -> Optional[str]:
+    """This backfill's import marker when a killed job left its import unfinished."""
+    prefix = run.job_extra.get("import_prefix")
+    if not prefix and inputs.archive.startswith("s3://"):
+        prefix = f"s3://{inputs.archive[len('s3://') :].partition('/')[0]}/populator/import/"
+    if not prefix:
+        return None
+    s3 = aws.s3_client(run.endpoint_url)
+    return unfinished_import_marker(s3, str(prefix), inputs, bool(run.include_expired))
+
+
 def _resolved(run: LocalRun, method: str) -> LocalRun:
     """The job flags after `--method auto` is resolved; progress every 10 s unless given."""
     extra = {**run.job_extra, "method": method}
@@ -218,6 +233,7 @@ def _run_local(
             create_table,
             s3_staging=staging,
             dry_run=run.dry_run,
+            unfinished_import=lambda: _unfinished_import(inputs, run),
         )
         eprint(choice.line())
         result["method"] = choice.as_json()

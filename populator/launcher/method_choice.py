@@ -9,15 +9,24 @@ request: the write one, and says that auto is undecided).
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from populator.core import aws
 from populator.core.errors import UserError
+from populator.core.import_table import backfill_digest, staging
 from populator.core.manifest import EventsManifest
+from populator.core.retry import error_code
 from populator.launcher.method import choose_method
 
-__all__ = ["MethodChoice", "describe_manifest_table", "method_job_extra", "resolve_method"]
+__all__ = [
+    "MethodChoice",
+    "describe_manifest_table",
+    "method_job_extra",
+    "resolve_method",
+    "unfinished_import_marker",
+]
 
 
 @dataclass(frozen=True)
@@ -49,12 +58,15 @@ def resolve_method(
     create_table: bool = True,
     s3_staging: bool = True,
     dry_run: bool = False,
+    unfinished_import: Callable[[], Optional[str]] = lambda: None,
 ) -> MethodChoice:
     """The method the job runs with, and why. UserError (exit 2) for a refused combination.
 
     `s3_staging`: the staged import files have somewhere to go in S3 (an S3 archive, or
     `--import-prefix`); ImportTable reads only from S3. A dry run that cannot reach DynamoDB
     resolves `auto` to write and says so; a real run lets the AWS error through (exit 2).
+    `unfinished_import()`: the marker of this backfill's import when one was started and has
+    not ended (a killed job): the table exists then, and the job follows that import.
     """
     wanted = (requested or "auto").strip().lower()
     if wanted not in ("auto", "write", "import"):
@@ -96,6 +108,15 @@ def resolve_method(
             "from S3 (give --import-prefix to import): the table is created, then written",
             False,
         )
+    marker = _marker(unfinished_import, dry_run) if exists and wanted != "write" else None
+    if marker:
+        return MethodChoice(
+            wanted,
+            "import",
+            f"this backfill's import was started and has not ended (marker {marker}): the job "
+            "follows it and starts no second import",
+            True,
+        )
     try:
         method, reason = choose_method(wanted, exists)
     except ValueError as error:
@@ -112,3 +133,41 @@ def method_job_extra(
     if method == "import" and not extra.get("import_prefix") and default_import_prefix:
         extra["import_prefix"] = default_import_prefix
     return extra
+
+
+def _marker(unfinished_import: Callable[[], Optional[str]], dry_run: bool) -> Optional[str]:
+    try:
+        return unfinished_import()
+    except Exception:
+        if not dry_run:
+            raise
+        return None
+
+
+def unfinished_import_marker(
+    s3: Any, import_prefix: str, inputs: Any, include_expired: bool
+) -> Optional[str]:
+    """The S3 URI of this backfill's import marker when its import has not ended, else None.
+
+    The same digest and staging place as the job's (job/importer.plan_import): a marker that
+    is neither COMPLETED nor FAILED is an import the job resumes (STAGED, IN_PROGRESS…).
+    """
+    since = None if inputs.since is None else inputs.since.strftime("%Y-%m-%d-%H-%M-%S")
+    storage = inputs.storage
+    digest = backfill_digest(storage.table, storage.region, inputs.archive, since, include_expired)
+    try:
+        stage = staging(import_prefix, digest)
+    except ValueError:
+        return None
+    try:  # `s3`: a client made under aws.preflight() (a check before any work)
+        body = s3.get_object(Bucket=stage.bucket, Key=stage.marker_key)["Body"].read()
+        marker = json.loads(body.decode("utf-8"))
+    except Exception as error:
+        if error_code(error) in ("NoSuchKey", "404", "NoSuchBucket", "AccessDenied"):
+            return None
+        if isinstance(error, ValueError):  # not JSON: the job will say so
+            return None
+        raise
+    if not isinstance(marker, dict) or marker.get("status") in ("COMPLETED", "FAILED"):
+        return None
+    return f"s3://{stage.bucket}/{stage.marker_key}"
