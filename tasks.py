@@ -184,6 +184,8 @@ def run_emr(
         "job keeps it (default: the archive bucket's region)",
         "profile": "AWS profile (default: the standard credential chain)",
         "json": "print one JSON object: runs, totals, estimate",
+        "table": "events-manifest table: say which --method auto would pick (DescribeTable; "
+        "region as for --run-manifest-table)",
     },
 )
 def list_runs(
@@ -195,6 +197,7 @@ def list_runs(
     region=None,
     profile=None,
     json=False,
+    table=None,
 ):
     """List the archive's runs with sizes, Glacier/TTL/processed marks, and a cost estimate."""
     from populator.cli.common import command
@@ -210,6 +213,7 @@ def list_runs(
             write_capacity=write_capacity,
             region=region,
             profile=profile,
+            table=table,
         )
 
 
@@ -231,6 +235,8 @@ def list_runs(
             "no_create_table": "fail instead of creating a missing events-manifest table",
             "driver_memory": "Spark driver memory (default 2g)",
             "dry_run": "print the exact spark-submit command; start and create nothing",
+            "progress_interval": "print the job's progress line every this many seconds "
+            "(default 10 for run_local)",
             "json": "print one JSON result object on stdout (state, exit code, cause, ids)",
         },
     ),

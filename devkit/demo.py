@@ -165,6 +165,8 @@ def demo(directory: str, runs: int = 5, events_per_run: int = 300) -> int:
             RUNS_TABLE,
             "--bad-rows",
             f"s3://{BUCKET}/bad-rows/",
+            "--progress-interval",
+            "2",  # a small archive: show the progress line more than once
         ]
         _step("Backfill the events manifest")
         first = _inv(

@@ -51,12 +51,16 @@ def our_clusters(emr, table: str) -> List[str]:
 
 
 def test_launch_sends_exactly_the_dry_run_request(moto_endpoint, emr, s3, dynamodb, setup) -> None:
-    dry = inv("run_emr", args(setup, "--dry-run", "--tag", "team=data"), DEAD_ENDPOINT)
+    dry = inv(
+        "run_emr",
+        args(setup, "--dry-run", "--tag", "team=data", "--method", "write"),
+        DEAD_ENDPOINT,
+    )
     assert dry.code == 0, dry.err
     request = json.loads(dry.out)
     assert "nothing was created or uploaded" in dry.err
 
-    ran = inv("run_emr", args(setup, "--tag", "team=data"), moto_endpoint)
+    ran = inv("run_emr", args(setup, "--tag", "team=data", "--method", "write"), moto_endpoint)
     assert ran.code == 0, ran.err
     cluster_id, step_id = re.search(STARTED, ran.out).groups()  # type: ignore[union-attr]
     assert (
@@ -108,13 +112,15 @@ def test_launch_sends_exactly_the_dry_run_request(moto_endpoint, emr, s3, dynamo
     step_args = steps[0]["Config"]["Args"]
     assert step_args == sent["HadoopJarStep"]["Args"]
     assets = f"s3://{setup['bucket']}/populator/assets/"
-    zip_uri, script_uri, config_uri = step_args[6], step_args[7], step_args[11]
+    zip_uri, script_uri, config_uri = step_args[8], step_args[9], step_args[13]
     assert step_args == [
         "spark-submit",
         "--deploy-mode",
         "cluster",
         "--conf",
         "spark.yarn.maxAppAttempts=1",
+        "--conf",
+        "spark.speculation=false",
         "--py-files",
         zip_uri,
         script_uri,
@@ -124,6 +130,8 @@ def test_launch_sends_exactly_the_dry_run_request(moto_endpoint, emr, s3, dynamo
         config_uri,
         "--report",
         f"{assets}reports/backfill-{tags[TAG_DIGEST]}.json",
+        "--method",
+        "write",
     ]
     boot = emr.list_bootstrap_actions(ClusterId=cluster_id)["BootstrapActions"]
     assert [b["ScriptPath"] for b in boot] == [

@@ -56,11 +56,11 @@ def test_job_options_reach_the_step_and_the_report_comes_back_on_success(
         t["Key"]: t["Value"] for t in emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Tags"]
     }[TAG_DIGEST]
     report_at = f"s3://{setup['bucket']}/populator/assets/reports/backfill-{digest}.json"
-    assert sent[8:] == [
+    assert sent[10:] == [
         "--enriched-archive",
         setup["archive"],
         "--storage-config",
-        sent[11],
+        sent[13],
         "--since",
         "2017-01-01-00-00-00",
         "--run-manifest-table",
@@ -73,8 +73,13 @@ def test_job_options_reach_the_step_and_the_report_comes_back_on_success(
         "8",
         "--include-expired",
         "--accept-read-errors",
+        "--method",  # auto, and the table does not exist: ImportTable creates it
+        "import",
+        "--import-prefix",
+        f"s3://{setup['bucket']}/populator/assets/import/",
     ]
     report = job_report(setup, "succeeded")
+    report["write_budget"] = {"writes_per_second": 500.0, "source": "--max-write-rate"}
     put_json(s3, report_at, report)
     set_states(cluster_id, step_state="COMPLETED", cluster_state="TERMINATED")
     done = running.finish()
@@ -86,6 +91,7 @@ def test_job_options_reach_the_step_and_the_report_comes_back_on_success(
         report_at,
         report,
     )
+    assert result["write_budget"] == report["write_budget"]
     assert summary(report) in done.err  # --json keeps stdout for the one JSON object
     assert "Events manifest backfill: SUCCEEDED" in done.err
 

@@ -90,6 +90,8 @@ def test_spark_step_is_spark_submit_in_cluster_mode_via_command_runner() -> None
                 "cluster",
                 "--conf",
                 "spark.yarn.maxAppAttempts=1",
+                "--conf",
+                "spark.speculation=false",
                 "--py-files",
                 ZIP,
                 SCRIPT,
@@ -106,6 +108,8 @@ def test_spark_step_is_spark_submit_in_cluster_mode_via_command_runner() -> None
         "cluster",
         "--conf",
         "spark.yarn.maxAppAttempts=1",
+        "--conf",
+        "spark.speculation=false",
         "s3://b/mine.py",
         "--x",
     ]

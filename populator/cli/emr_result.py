@@ -56,6 +56,9 @@ class Result:
     uploads: List[Dict[str, Any]] = field(default_factory=list)
     job_report: Optional[Dict[str, Any]] = None  # the job's JSON report, read back after --wait
     actions: List[str] = field(default_factory=list)  # what a cancel or clean-up did, in words
+    method: Optional[Dict[str, Any]] = None  # --method resolved: requested, method, reason
+    write_budget: Optional[Dict[str, Any]] = None  # the job report's write_budget section
+    progress: Optional[Dict[str, Any]] = None  # the last progress object seen by --wait
     # target-neutral (the same keys in every target's --json): where it ran, and its ids
     target: str = "emr"
     ids: Dict[str, str] = field(default_factory=dict)

@@ -22,6 +22,7 @@ from populator.core.archive import Run, archive_is_s3, format_run_id
 from populator.core.archive import list_runs as find_runs
 from populator.core.errors import UserError
 from populator.core.location import parse_location
+from populator.core.manifest import EventsManifest
 from populator.core.retry import error_code
 from populator.core.run_manifests import RunManifests
 from populator.core.since import parse_since
@@ -38,6 +39,7 @@ from populator.launcher.estimate import (
     measure_sample,
 )
 from populator.launcher.inputs import check_archive_has_runs, check_table_name, validate_archive
+from populator.launcher.method import compare_methods, render_comparison
 
 __all__ = ["RunRow", "list_runs", "render_table", "rows_for"]
 
@@ -267,6 +269,37 @@ def _processed(
     return set()
 
 
+def _table_exists(
+    s3: Any, archive: str, region: Optional[str], profile: Optional[str], table: Optional[str]
+) -> Optional[bool]:
+    """Does the events-manifest table exist (DescribeTable)? None: no --table, or unreadable."""
+    if not table:
+        return None
+    where = _region(s3, archive, region) or aws.session(profile).region_name
+    client = aws.session(profile, where).client("dynamodb", config=aws.client_config())
+    try:
+        return EventsManifest(client, table).describe() is not None
+    except Exception as error:
+        notice(f"cannot describe table '{table}' in {where} ({error_code(error) or error})")
+        return None
+
+
+def _methods(est: Estimate, exists: Optional[bool]) -> Tuple[Dict[str, Any], List[str]]:
+    """Both methods side by side (launcher.method) for --json and for the text."""
+    write, imported, auto = compare_methods(est.writes, est.write_capacity, bool(exists))
+    if exists is None:
+        auto = "auto would pick: unknown: import if the table does not exist, else write"
+    document = {
+        "write": asdict(write),
+        "import": asdict(imported),
+        "table_exists": exists,
+        "auto": None if exists is None else ("write" if exists else "import"),
+        "auto_reason": auto,
+    }
+    lines = render_comparison(write, imported, auto)
+    return document, ["", "methods (inv run_emr/run_local --method):", *lines]
+
+
 def list_runs(
     enriched_archive: Optional[str],
     since: Optional[str] = None,
@@ -276,6 +309,7 @@ def list_runs(
     region: Optional[str] = None,
     profile: Optional[str] = None,
     now: Optional[datetime] = None,
+    table: Optional[str] = None,
 ) -> int:
     """The task body (wrap with populator.cli.common.command)."""
     archive, moment, capacity = _options(
@@ -293,6 +327,7 @@ def list_runs(
     totals = _totals(rows, processed is not None)
     writing = totals["to_write"]
     est = estimate(writing["bytes"], _sample(runs, rows, s3), capacity, files=writing["files"])
+    methods, method_lines = _methods(est, _table_exists(s3, archive, region, profile, table))
     if json_output:
         document = {
             "archive": archive,
@@ -301,10 +336,12 @@ def list_runs(
             "runs": [asdict(row) for row in rows],
             "totals": totals,
             "estimate": asdict(est),
+            "methods": methods,
         }
         print(json.dumps(document, indent=2), flush=True)
         return 0
     if not rows:
         print(f"no runs under {archive}" + (f" at or after {since}" if since else ""), flush=True)
     print(render_table(rows, totals, est), file=sys.stdout, flush=True)
+    print("\n".join(method_lines), flush=True)
     return 0

@@ -18,6 +18,7 @@ Re-attach to a submitted step: `--cluster-id J --step-id S` (implies --wait).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Optional, Sequence
 
 from populator.cli.common import eprint, notice
@@ -33,8 +34,16 @@ from populator.core.errors import (
     UserError,
     aws_user_error,
 )
+from populator.core.location import parse_s3_uri
 from populator.launcher.bundle import BundleError, build_bundle
 from populator.launcher.inputs import validate_inputs
+from populator.launcher.method import default_import_prefix
+from populator.launcher.method_choice import (
+    describe_manifest_table,
+    method_job_extra,
+    resolve_method,
+    unfinished_import_marker,
+)
 from populator.launcher.signals import Signals, Terminated, interrupt_name
 from populator.launcher.targets.base import Handle
 from populator.launcher.targets.common.report import (
@@ -58,6 +67,7 @@ from populator.launcher.targets.emr.options import (
     Checked,
     EmrOptions,
     check_options,
+    locations,
 )
 from populator.launcher.targets.emr.plan import plan_request
 from populator.launcher.targets.emr.submit import (
@@ -166,7 +176,7 @@ def _launch(
     inputs = validate_inputs(
         enriched_archive, storage_config, resolver, options.since, local_archive_ok=False
     )
-    check_options(options)
+    options = _resolve_method(inputs, options, check_options(options), result)
     bundle = build_bundle(inputs.storage, include_job=options.jar is None)
     plan = target.plan(inputs, bundle, options)
     assets = plan.extra["assets"]
@@ -194,6 +204,33 @@ def _launch(
     for entry, uploaded in zip(result.uploads, handle.extra["uploaded"]):
         entry["uploaded"] = uploaded
     _follow(options, plan.extra["checked"], result, handle, target)
+
+
+def _resolve_method(
+    inputs: Any, options: EmrOptions, checked: Checked, result: Result
+) -> EmrOptions:
+    """`--method auto|write|import` resolved before anything starts (DescribeTable, short
+    budget); the import's staged files default to `<assets>/import/`."""
+    _, assets = locations(parse_s3_uri(inputs.archive), checked)
+    prefix = options.job_extra.get("import_prefix") or default_import_prefix(assets.uri)
+
+    def unfinished() -> Optional[str]:
+        with aws.preflight():
+            session = aws.session(options.profile, options.region)
+            s3 = session.client("s3", config=aws.client_config())
+            return unfinished_import_marker(s3, str(prefix), inputs, options.include_expired)
+
+    choice = resolve_method(
+        options.job_extra.get("method"),
+        lambda: describe_manifest_table(inputs.storage, profile=options.profile),
+        options.create_table,
+        dry_run=options.dry_run,
+        unfinished_import=unfinished,
+    )
+    eprint(choice.line())
+    result.method = choice.as_json()
+    extra = method_job_extra(options.job_extra, choice.method, default_import_prefix(assets.uri))
+    return replace(options, job_extra=extra)
 
 
 def _attach(
@@ -275,6 +312,7 @@ def _follow(
     handle.extra["log_uri"] = result.log_uri
     watched = target.watch(handle, checked.timeout, eprint, checked.poll_interval, checked.log_wait)
     outcome = watched.details["emr"]
+    result.progress = watched.details.get("progress")
     # By exit code, not state: a step EMR (or someone else) CANCELLED is a failure to explain.
     if outcome.exit_code not in (EXIT_STILL_RUNNING, EXIT_CANCELLED) and not outcome.never_ran:
         _read_report(options, result, handle.extra["emr"], handle.extra["s3"], submission)
@@ -304,4 +342,5 @@ def _read_report(
         notice(f"no job report used from {uri}: {fetched.detail}")
         return None
     result.job_report = fetched.report
+    result.write_budget = fetched.report.get("write_budget")
     return fetched

@@ -10,15 +10,27 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import urlsplit
 
-from populator.cli.common import Signals, Terminated, as_user_error, eprint, interrupt_name
+from populator.cli.common import (
+    Signals,
+    Terminated,
+    as_user_error,
+    eprint,
+    interrupt_name,
+    notice,
+)
 from populator.core import aws
 from populator.core.errors import Cancelled, JobFailed, UserError
 from populator.core.job_args import to_argv
 from populator.launcher.inputs import ensure_manifest_table, validate_inputs
+from populator.launcher.method_choice import (
+    describe_manifest_table,
+    resolve_method,
+    unfinished_import_marker,
+)
 from populator.launcher.targets.local import (
     LocalArgs,
     LocalTarget,
@@ -26,6 +38,7 @@ from populator.launcher.targets.local import (
     spark_submit_argv,
     spark_submit_path,
 )
+from populator.launcher.write_rate import expected_write_rate, local_slots
 
 __all__ = [
     "LOCAL_JOB_FIELDS",
@@ -38,6 +51,7 @@ __all__ = [
 ]
 
 MAX_IN_FLIGHT = 1024
+LOCAL_PROGRESS_INTERVAL = 10  # seconds; the job's default (30) suits remote runs
 MASTER_RE = re.compile(
     r"^(local(\[(\*|[1-9][0-9]*)(,[1-9][0-9]*)?\])?|local-cluster\[[1-9][0-9]*,[1-9][0-9]*,"
     r"[1-9][0-9]*\]|spark://[^\s/]+|yarn|k8s://\S+)$"
@@ -128,6 +142,42 @@ def build_local_command(archive: str, storage_path: str, run: LocalRun) -> List[
     )
 
 
+def _unfinished_import(inputs: Any, run: LocalRun) -> Optional[str]:
+    """This backfill's import marker when a killed job left its import unfinished."""
+    prefix = run.job_extra.get("import_prefix")
+    if not prefix and inputs.archive.startswith("s3://"):
+        prefix = f"s3://{inputs.archive[len('s3://') :].partition('/')[0]}/populator/import/"
+    if not prefix:
+        return None
+    s3 = aws.s3_client(run.endpoint_url)
+    return unfinished_import_marker(s3, str(prefix), inputs, bool(run.include_expired))
+
+
+def _resolved(run: LocalRun, method: str) -> LocalRun:
+    """The job flags after `--method auto` is resolved; progress every 10 s unless given."""
+    extra = {**run.job_extra, "method": method}
+    if extra.get("progress_interval") is None:
+        extra["progress_interval"] = LOCAL_PROGRESS_INTERVAL
+    return replace(run, job_extra=extra)
+
+
+def read_back_report(location: str, endpoint_url: Optional[str]) -> Optional[Dict[str, Any]]:
+    """The job's JSON report at its --report location (a courtesy: None when unreadable)."""
+    try:
+        if location.startswith(("s3://", "s3a://", "s3n://")):
+            bucket, _, key = location.split("://", 1)[1].partition("/")
+            body = aws.s3_client(endpoint_url).get_object(Bucket=bucket, Key=key)["Body"].read()
+        else:
+            path = location[len("file://") :] if location.startswith("file://") else location
+            with open(path, "rb") as handle:
+                body = handle.read()
+        report = json.loads(body.decode("utf-8"))
+    except Exception as error:
+        notice(f"could not read the job's report at {location}: {error}")
+        return None
+    return report if isinstance(report, dict) else None
+
+
 def run_local(
     enriched_archive: Optional[str],
     storage_config: Optional[str],
@@ -176,6 +226,18 @@ def _run_local(
     in_flight = check_local_options(run)
     with aws.preflight():
         inputs = validate_inputs(enriched_archive, storage_config, resolver, run.since)
+        staging = inputs.archive.startswith("s3://") or bool(run.job_extra.get("import_prefix"))
+        choice = resolve_method(
+            run.job_extra.get("method"),
+            lambda: describe_manifest_table(inputs.storage, run.endpoint_url),
+            create_table,
+            s3_staging=staging,
+            dry_run=run.dry_run,
+            unfinished_import=lambda: _unfinished_import(inputs, run),
+        )
+        eprint(choice.line())
+        result["method"] = choice.as_json()
+        run = _resolved(run, choice.method)
         target = LocalTarget()
         args = LocalArgs(
             run.master, run.driver_memory, job_argv(run, in_flight), run.report, run.json
@@ -187,7 +249,14 @@ def _run_local(
                 print(json.dumps(plan.request, indent=2), flush=True)
             eprint("dry run: would run the job with spark-submit; nothing was started")
             return 0
-        ensure_manifest_table(inputs.storage, create_table, endpoint_url=run.endpoint_url)
+        ensure_manifest_table(
+            inputs.storage,
+            create_table,
+            endpoint_url=run.endpoint_url,
+            method=choice.method,
+            expected_rate=expected_write_rate(local_slots(run.master), in_flight),
+        )
+    result["request"] = plan.request
     eprint(f"populator: running the job on Spark {run.master} (Ctrl-C stops it)")
     with Signals() as signals:
         handle = target.submit(plan)
@@ -203,6 +272,10 @@ def _run_local(
             raise
     code = outcome.exit_code
     result.update(state=outcome.state, elapsed_seconds=round(outcome.elapsed, 1))
+    if run.report and run.json:
+        result["write_budget"] = (read_back_report(run.report, run.endpoint_url) or {}).get(
+            "write_budget"
+        )
     if code == 2:
         raise UserError("the job refused its input (exit 2); see the message above")
     if code != 0:

@@ -206,6 +206,10 @@ FLAGS: Tuple[Flag, ...] = (
         kind="choice",
         default="write",
         choices=("write", "import"),
+        tasks=BOTH,
+        task_help="auto (default): import when the events-manifest table does not exist, else "
+        "write; write: conditional writes; import: ImportTable creates the table (it must not "
+        "exist)",
     ),
     Flag(
         "--import-prefix",

@@ -195,12 +195,27 @@ def ensure_manifest_table(
     endpoint_url: Optional[str] = None,
     profile: Optional[str] = None,
     log: Callable[[str], None] = notice,
+    method: str = "write",
+    expected_rate: Optional[float] = None,
 ) -> EventsManifest:
-    """Check the events-manifest table; create it (on-demand, TTL on `ttl`) when allowed."""
+    """Check the events-manifest table; create it (on-demand, TTL on `ttl`) when allowed.
+
+    `method="import"`: the table must still not exist (ImportTable creates it): nothing is
+    created here. `expected_rate` (writes/s): warn when an on-demand table would get over
+    half of its maximum write throughput (core.write.budget.on_demand_warning).
+    """
     client = aws.dynamodb_client(storage, endpoint_url, profile=profile)
     manifest = EventsManifest(client, storage.table)
     try:
-        if manifest.describe() is None:
+        description = manifest.describe()
+        if method == "import":
+            if description is not None:
+                raise UserError(
+                    f"--method import: DynamoDB table '{storage.table}' ({storage.region}) "
+                    "exists, and ImportTable only creates new tables; use --method write (or auto)"
+                )
+            return manifest
+        if description is None:
             if not create:
                 raise UserError(
                     f"DynamoDB table '{storage.table}' ({storage.region}) does not exist and "
@@ -208,8 +223,9 @@ def ensure_manifest_table(
                 )
             manifest.create()
             log(f"created DynamoDB table '{storage.table}' (on-demand, TTL on 'ttl')")
+            description = manifest.describe() or {}
         else:
-            manifest.check()
+            description = manifest.check()
             if not manifest.ttl_enabled():
                 log(
                     f"table '{storage.table}' has no TTL on 'ttl': expired items will be written "
@@ -217,4 +233,10 @@ def ensure_manifest_table(
                 )
     except ManifestTableError as error:
         raise UserError(str(error)) from None
+    if expected_rate is not None:
+        from populator.core.write.budget import on_demand_warning
+
+        warning = on_demand_warning(description, expected_rate)
+        if warning:
+            log(warning)
     return manifest

@@ -77,7 +77,9 @@ def spark_submit_argv(
         "--driver-java-options",
         f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}",
         "--conf",
-        "spark.ui.showConsoleProgress=true",
+        "spark.ui.showConsoleProgress=false",  # the job's own progress line (issue 13)
+        "--conf",
+        "spark.speculation=false",  # a speculative copy would pace at half its budget share
         "--conf",
         "spark.ui.enabled=false",
         "--conf",

@@ -43,13 +43,17 @@ ACTIVE_CLUSTER_STATES = ("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING")
 
 COMMAND_RUNNER = "command-runner.jar"
 # One driver attempt: YARN's default second attempt would silently re-run the whole backfill
-# and bury the first attempt's error.
+# and bury the first attempt's error. No speculation: a speculative copy of a write task runs
+# beside its original, so the write budget would have to halve every task's share
+# (core/write/budget.py).
 SPARK_SUBMIT_PREFIX = (
     "spark-submit",
     "--deploy-mode",
     "cluster",
     "--conf",
     "spark.yarn.maxAppAttempts=1",
+    "--conf",
+    "spark.speculation=false",
 )
 
 

@@ -10,6 +10,7 @@ cancel  cancel the step, and terminate the cluster when this backfill started it
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
 
@@ -17,8 +18,10 @@ from populator.core import aws
 from populator.core.location import parse_s3_uri
 from populator.launcher.bundle import upload_artifacts
 from populator.launcher.inputs import ensure_manifest_table
+from populator.launcher.progress_view import ProgressFollower
 from populator.launcher.targets.base import Handle, Log, Outcome, Plan
 from populator.launcher.targets.common.region import bucket_region
+from populator.launcher.targets.common.report import step_report_uri
 from populator.launcher.targets.emr.options import EmrOptions, check_options, locations
 from populator.launcher.targets.emr.plan import plan_request
 from populator.launcher.targets.emr.submit import (
@@ -28,6 +31,7 @@ from populator.launcher.targets.emr.submit import (
     submit,
 )
 from populator.launcher.targets.emr.wait import Watch, cancel_backfill, wait_for_step
+from populator.launcher.write_rate import emr_slots, expected_write_rate
 
 __all__ = ["EmrTarget", "Live"]
 
@@ -90,7 +94,18 @@ class EmrTarget:
             region = options.region or bucket_region(s3, archive.bucket)
             self.live.region = region
             checks = aws.session(options.profile, region).client("emr", config=aws.client_config())
-            ensure_manifest_table(storage, options.create_table, profile=options.profile)
+            checked = plan.extra["checked"]
+            ensure_manifest_table(
+                storage,
+                options.create_table,
+                profile=options.profile,
+                log=self.notice,
+                method=str(options.job_extra.get("method") or "write"),
+                # every core node's 4 vCPUs (m5.xlarge) run a write task: launcher/write_rate.py
+                expected_rate=expected_write_rate(
+                    emr_slots(checked.instance_count), checked.in_flight
+                ),
+            )
             if options.cluster_id:
                 log_uri = check_target_cluster(checks, options.cluster_id).get("LogUri")
                 self.notice(
@@ -174,20 +189,26 @@ class EmrTarget:
         """Follow the step; Ctrl-C/SIGTERM/SIGHUP inside cancel it (wait_for_step's block).
         `details["emr"]` keeps the EMR-specific outcome for the explanation of a failure."""
         submission: Submission = handle.extra["submission"]
-        emr_outcome = wait_for_step(
-            Watch(
-                emr=handle.extra["emr"],
-                cluster_id=submission.cluster_id,
-                step_id=submission.step_id,
-                owned=submission.started_cluster,
-                s3=handle.extra["s3"],
-                log_uri=handle.extra["log_uri"],
-                timeout=deadline,
-                poll_interval=poll_interval,
-                log_wait=log_wait,
-                log=log,
+        follower = self._progress_follower(handle, submission)
+        try:
+            emr_outcome = wait_for_step(
+                Watch(
+                    emr=handle.extra["emr"],
+                    cluster_id=submission.cluster_id,
+                    step_id=submission.step_id,
+                    owned=submission.started_cluster,
+                    s3=handle.extra["s3"],
+                    log_uri=handle.extra["log_uri"],
+                    timeout=deadline,
+                    poll_interval=poll_interval,
+                    log_wait=log_wait,
+                    log=log if follower is None else follower.wrap_log(log),
+                    on_poll=None if follower is None else follower.poll,
+                )
             )
-        )
+        finally:
+            if follower is not None:
+                follower.close()
         cause = emr_outcome.cause.text if emr_outcome.cause is not None else None
         return Outcome(
             state=emr_outcome.state,
@@ -196,8 +217,30 @@ class EmrTarget:
             cause=cause or emr_outcome.failure_details or emr_outcome.cluster_reason,
             ids=dict(handle.ids),
             actions=emr_outcome.actions,
-            details={"emr": emr_outcome},
+            details={
+                "emr": emr_outcome,
+                "progress": None if follower is None else follower.as_json(),
+            },
         )
+
+    def _progress_follower(
+        self, handle: Handle, submission: Submission
+    ) -> Optional[ProgressFollower]:
+        """Reads the job's progress object (beside the step's --report) at each poll; None
+        when the step names no report. Only objects written after the step was created count
+        (an earlier attempt of the same request left one at the same place)."""
+        try:
+            step = handle.extra["emr"].describe_step(
+                ClusterId=submission.cluster_id, StepId=submission.step_id
+            )["Step"]
+            report = step_report_uri(step) or handle.report_uri
+            created = ((step.get("Status") or {}).get("Timeline") or {}).get("CreationDateTime")
+            if report is None:
+                return None
+            return ProgressFollower(handle.extra["s3"], report, sys.stderr, not_before=created)
+        except Exception as error:  # progress is a courtesy: the wait goes on without it
+            self.notice(f"progress is not shown: {error}")
+            return None
 
     def cancel(self, handle: Handle, why: str, log: Log) -> List[str]:
         submission: Submission = handle.extra["submission"]

@@ -101,6 +101,8 @@ class Watch:
     max_interval: float = MAX_POLL_INTERVAL
     log_wait: float = 120.0
     log: Callable[[str], None] = print
+    # Called after each poll (the job's progress object is read and drawn there).
+    on_poll: Optional[Callable[[], Any]] = None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     _start: float = field(default=0.0, init=False)
@@ -207,6 +209,8 @@ def wait_for_step(watch: Watch) -> Outcome:
                     if last is not None:
                         delays = backoff_delays(watch.poll_interval, watch.max_interval)
                     last = (state, cluster_state)
+                if watch.on_poll is not None:
+                    watch.on_poll()
                 if state == "COMPLETED":
                     return Outcome(state, EXIT_OK, watch.elapsed(), cluster_state)
                 if state in FAILED_STEP_STATES or _cluster_ending(cluster_status):

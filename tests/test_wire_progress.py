@@ -1,0 +1,74 @@
+"""Progress wired into the launchers: `inv run_emr --wait` reads and shows the object the job
+writes beside its report (moto's EMR and S3; the test plays the job), and puts the last one
+in --json; `Watch.on_poll` is called after every poll of the real wait loop."""
+
+from __future__ import annotations
+
+import json
+
+from devkit.emr import Clock, set_states, start_cluster, step
+from populator.core.progress import Counts, Progress, progress_uri_for
+from populator.launcher.targets.emr.wait import Watch, wait_for_step
+from tests.support.cli import POLLING, STARTED, Running, args
+
+
+def test_on_poll_is_called_after_every_poll(emr) -> None:
+    cluster_id = start_cluster(emr, "event-manifest-populator: p", {}, [step("s")])
+    step_id = emr.list_steps(ClusterId=cluster_id)["Steps"][0]["Id"]
+    set_states(cluster_id, step_state="RUNNING", cluster_state="RUNNING")
+    clock = Clock(0.0)
+    clock.events[3] = lambda: set_states(
+        cluster_id, step_state="COMPLETED", cluster_state="TERMINATED"
+    )
+    polls: list = []
+    outcome = wait_for_step(
+        Watch(
+            emr=emr,
+            cluster_id=cluster_id,
+            step_id=step_id,
+            owned=True,
+            poll_interval=1.0,
+            max_interval=1.0,
+            log=lambda _: None,
+            on_poll=lambda: polls.append(clock.time()),
+            clock=clock.time,
+            sleep=clock.sleep,
+        )
+    )
+    assert outcome.exit_code == 0
+    assert len(polls) == 4  # three polls RUNNING, the fourth saw COMPLETED
+
+
+def test_wait_shows_the_jobs_progress_and_json_has_the_last_object(
+    moto_endpoint, emr, s3, setup
+) -> None:
+    running = Running(
+        "run_emr",
+        args(setup, "--wait", "--json", "--poll-interval", "0.05", "--method", "write"),
+        moto_endpoint,
+    )
+    cluster_id, step_id = running.expect(STARTED).groups()
+    running.expect(POLLING)
+    step_args = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Config"]["Args"]
+    report = step_args[step_args.index("--report") + 1]
+    bucket, _, key = progress_uri_for(report)[len("s3://") :].partition("/")
+    writing = Progress(
+        phase="writing",
+        batch=Counts(2, 3),
+        keys_done=600,
+        keys_expected=1000,
+        percent=60.0,
+        eta_seconds=40.0,
+        writes_per_second=25.0,
+        throttles=4,
+        sequence=5,
+    )
+    s3.put_object(Bucket=bucket, Key=key, Body=writing.to_json().encode())
+    shown = running.expect(r"progress: .*60\.0%.*keys 600/1,000")
+    assert "throttles 4" in shown.string
+    set_states(cluster_id, step_state="COMPLETED", cluster_state="TERMINATED")
+    done = running.finish()
+    assert done.code == 0, done.err
+    result = json.loads(done.out)
+    assert result["progress"]["phase"] == "writing" and result["progress"]["keys"]["done"] == 600
+    assert result["progress"]["sequence"] == 5
