@@ -309,7 +309,7 @@ def reliability(c, kills=5, scale=20):
     help={
         "quick": "tiny sizes: exercise every benchmark in about a minute (numbers mean little)",
         "output": "markdown file to write (default BENCHMARKS.md)",
-        "only": "comma list of benchmark numbers to run, e.g. 2,3 (default: all six)",
+        "only": "comma list of benchmark numbers to run, e.g. 2,3 (default: all nine)",
     }
 )
 def bench(c, quick=False, output=None, only=None):

@@ -109,6 +109,30 @@ def measure(events_per_run: int = 100, runs: int = 4) -> Dict[str, Any]:  # prag
         server.stop()
 
 
+def run(events_per_run: int = 100, runs: int = 4) -> Any:
+    """Benchmark 8 for benchmarks.run: one Section with the cost row."""
+    from benchmarks.results import Row, Section
+
+    result = measure(events_per_run, runs)
+    ratio = result["ratio"]
+    section = Section(8, "Cold start: dollars per million stored keys, write vs import")
+    section.rows.append(
+        Row(
+            "8. $ per million stored keys, import vs write (same archive, tables equal)",
+            f"${result['import_usd_per_million_keys']:.4f} vs "
+            f"${result['write_usd_per_million_keys']:.4f}",
+            f"{ratio:.3f} (1/{1 / ratio:.1f})",
+            "<= 1/20",
+            ratio <= TARGET,
+            "write: PutItem requests sent x on-demand price; import: staged uncompressed bytes "
+            "x ImportTable price (prices and source in populator/launcher/method.py)",
+        )
+    )
+    section.details.append(f"Measured: `{json.dumps(result, sort_keys=True)}`")
+    section.facts.update(result)
+    return section
+
+
 def main(argv: Optional[list] = None) -> None:  # pragma: no cover - manual use
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events-per-run", type=int, default=100)

@@ -20,9 +20,11 @@ from benchmarks import (
     budget,
     capacity,
     end_to_end,
+    import_cost,
     latency,
     machine,
     parse,
+    small_files,
     write_cost,
 )
 from benchmarks.report import render
@@ -48,6 +50,8 @@ class Sizes:
     amplification_events: int
     end_to_end_events: Tuple[int, ...]
     budget_events: int = 200
+    import_events_per_run: int = 25
+    small_files: int = 200
 
 
 FULL = Sizes(
@@ -63,6 +67,8 @@ FULL = Sizes(
     amplification_events=20_000,
     end_to_end_events=(100_000, 1_000_000),
     budget_events=600,
+    import_events_per_run=100,
+    small_files=2000,
 )
 QUICK = Sizes(
     parse_lines=30_000,
@@ -86,9 +92,9 @@ def run_all(
     workdir: str = WORKDIR,
     log: Callable[[str], None] = print,
 ) -> List[Section]:
-    """Run the selected benchmarks (1-7) in order; 3 reuses 2's CPU bound."""
+    """Run the selected benchmarks (1-9) in order; 3 reuses 2's CPU bound."""
     os.makedirs(workdir, exist_ok=True)
-    wanted = set(only or range(1, 8))
+    wanted = set(only or range(1, 10))
     sections: List[Section] = []
     cpu_bound: Optional[float] = None
     steps: Dict[int, Callable[[], Section]] = {
@@ -105,6 +111,8 @@ def run_all(
         5: lambda: amplification.run(sizes.amplification_events, workdir, runner, log),
         6: lambda: end_to_end.run(list(sizes.end_to_end_events), workdir, runner, log),
         7: lambda: budget.run(sizes.budget_events, workdir, runner, log),
+        8: lambda: import_cost.run(sizes.import_events_per_run),
+        9: lambda: small_files.run(sizes.small_files),
     }
     for number in sorted(wanted):
         started = time.perf_counter()
@@ -127,7 +135,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="markdown file to write")
-    parser.add_argument("--only", help="comma list of benchmark numbers (1-7)")
+    parser.add_argument("--only", help="comma list of benchmark numbers (1-9)")
     args = parser.parse_args(argv)
     only = [int(part) for part in args.only.split(",")] if args.only else None
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")

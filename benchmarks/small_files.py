@@ -129,6 +129,26 @@ def measure(events: int = 2000) -> Dict[str, float]:
     }
 
 
+def run(events: int = 2000) -> Any:
+    """Benchmark 9 for benchmarks.run: one Section with the small-files row."""
+    from benchmarks.results import Row, Section
+
+    result = measure(events)
+    section = Section(9, "Many small files")
+    section.rows.append(
+        Row(
+            f"9. Job time, {events:,} one-event files vs one {events:,}-event file (local[2])",
+            f"{result['many_files_seconds']:.1f} vs {result['one_file_seconds']:.1f} s",
+            f"{result['ratio']:.2f}x",
+            f"<= {TARGET_RATIO:.0f}x",
+            result["ratio"] <= TARGET_RATIO,
+            "read tasks and write partitions sized by bytes, not by file count",
+        )
+    )
+    section.facts.update(result)
+    return section
+
+
 def main() -> int:  # pragma: no cover - manual use
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     result = measure(events)
