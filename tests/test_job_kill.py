@@ -30,7 +30,9 @@ KILLS = env_int("POPULATOR_KILLS", 3)
 
 
 def start(archive: str, config: str, runs_table: str, report: str) -> subprocess.Popen:
-    run = LocalRun(master="local[2]", run_manifest_table=runs_table, report=report)
+    # Two writes in flight per partition (moto takes ~100 writes/s): the run lasts well past
+    # the kill window, since byte-sized partitions made a default run finish inside it.
+    run = LocalRun(master="local[2]", run_manifest_table=runs_table, report=report, in_flight=2)
     command = build_local_command(archive, config, run)
     command[command.index("--run-manifest-table") :] += ["--batches", "8"]
     return subprocess.Popen(
@@ -47,7 +49,7 @@ def test_killed_again_and_again_then_rerun_gives_the_clean_table(
 ) -> None:
     seed = int(os.environ.get("POPULATOR_KILL_SEED", "20261122"))
     rng = random.Random(seed)
-    sample = realistic_archive(datetime.now(timezone.utc), runs=6, events_per_run=40, seed=seed)
+    sample = realistic_archive(datetime.now(timezone.utc), runs=6, events_per_run=80, seed=seed)
     archive = write_to_s3(sample, s3, bucket, "enriched/archive")
     table, runs_table = unique_name("manifest"), unique_name("runs")
     EventsManifest(dynamodb, table).create()
@@ -57,7 +59,7 @@ def test_killed_again_and_again_then_rerun_gives_the_clean_table(
     killed = 0
     for _ in range(KILLS):
         process = start(archive, config, runs_table, report)
-        time.sleep(rng.uniform(5.0, 11.0))  # JVM start ~4 s, then reading and writing
+        time.sleep(rng.uniform(4.0, 9.0))  # JVM start ~4 s, then reading and writing
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             killed += 1

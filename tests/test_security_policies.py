@@ -115,7 +115,10 @@ def test_the_launcher_policy_allows_every_request_run_emr_and_list_runs_send(
 
     running = Running(
         "run_emr",
-        [archive, storage, resolver, "--wait", "--poll-interval", "0.05", "--log-wait", "0"],
+        [
+            *(archive, storage, resolver, "--method", "write", "--wait"),
+            *("--poll-interval", "0.05", "--log-wait", "0"),
+        ],
         moto_endpoint,
     )
     cluster_id, step_id = running.expect(STARTED).groups()
