@@ -96,7 +96,7 @@ def measure(events_per_run: int = 100, runs: int = 4) -> Dict[str, Any]:  # prag
             for method, table in (("write", "written"), ("import", "imported")):
                 config = write_json(Path(scratch, f"{table}.json"), storage_config(table))
                 report = os.path.join(scratch, f"{method}.json")
-                extra = ["--method", method]
+                extra = ["--method", method, "--endpoint-url", os.environ["AWS_ENDPOINT_URL"]]
                 if main(job_args(archive, config, *extra, report=report), spark) != 0:
                     raise SystemExit(f"the {method} run failed; see its report above")
                 with open(report, encoding="utf-8") as handle:

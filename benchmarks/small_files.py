@@ -60,7 +60,13 @@ def _job(spark: Any, archive: str, scratch: str, endpoint: str) -> Dict[str, Any
     report = os.path.join(scratch, f"{table}-report.json")
     started = time.monotonic()
     code = main(
-        ["--enriched-archive", archive, "--storage-config", config, "--report", report], spark
+        [
+            *("--enriched-archive", archive, "--storage-config", config, "--report", report),
+            # explicit: the JVM (and so the Python workers) may outlive an earlier benchmark's
+            # session in this process and keep that run's AWS_ENDPOINT_URL
+            *("--endpoint-url", endpoint),
+        ],
+        spark,
     )
     wall = time.monotonic() - started
     with open(report, encoding="utf-8") as handle:
