@@ -20,7 +20,7 @@ import pytest
 
 from devkit.jobs import SECRET, resolver_config, storage_config, write_json
 from devkit.sample_archive import realistic_archive, write_to_s3
-from populator.launcher.targets.local import descendants
+from populator.launcher.targets.local import descendants, pipe_folder, sweep_stale_pipes
 from tests.support.cli import Running
 
 pytestmark = [pytest.mark.spark]
@@ -114,6 +114,22 @@ def test_sigkill_of_the_launcher_takes_the_job_with_it(
     running.finish(timeout=30)
     assert _wait_gone(tree) == []
     assert set(_secret_files()) - before == set()
+
+
+def test_a_pipe_folder_left_by_a_killed_launcher_is_swept_by_the_next_run(tmp_path: Path) -> None:
+    """SIGKILL before the job opened the pipe leaves an empty FIFO; the next run removes it,
+    and leaves alone a live launcher's folder and anything that is not ours."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = Path(pipe_folder(str(tmp_path)).replace(f"-{os.getpid()}-", f"-{dead.pid}-"))
+    live = Path(pipe_folder(str(tmp_path)))
+    foreign = tmp_path / f"populator-{dead.pid}-{'0' * 16}"
+    for folder in (stale, live, foreign):
+        folder.mkdir()
+        os.mkfifo(folder / "storage-config.json")
+    (foreign / "other.txt").write_text("not ours")
+    assert sweep_stale_pipes(str(tmp_path)) == [str(stale)]
+    assert not stale.exists() and live.exists() and (foreign / "other.txt").exists()
 
 
 def test_the_secret_never_rests_in_a_file(backfill: List[str], moto_endpoint: str) -> None:

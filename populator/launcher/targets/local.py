@@ -21,9 +21,11 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import secrets as random_names
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -131,6 +133,7 @@ class SecretPipe:
         self._thread: Optional[threading.Thread] = None
 
     def open(self) -> None:
+        sweep_stale_pipes(os.path.dirname(self.folder))
         os.mkdir(self.folder, 0o700)
         os.mkfifo(self.path, 0o600)
         self._thread = threading.Thread(target=self._serve, name="storage-config", daemon=True)
@@ -161,6 +164,49 @@ class SecretPipe:
         self._remove()
 
 
+PIPE_FOLDER = re.compile(r"^populator-(\d+)-[0-9a-f]{16}$")
+
+
+def pipe_folder(tmp: str) -> str:
+    """A private folder for the pipe, named by this launcher's pid so a later run can tell a
+    folder whose launcher was SIGKILLed before the job opened the pipe."""
+    return os.path.join(tmp, f"populator-{os.getpid()}-{random_names.token_hex(8)}")
+
+
+def sweep_stale_pipes(tmp: str) -> List[str]:
+    """Remove pipe folders whose launcher is gone (SIGKILL cannot be caught: the folder and its
+    empty FIFO stay until the next run). A FIFO holds no data, so nothing secret was left; this
+    only keeps the temp folder clean. Only folders holding nothing but our FIFO are removed."""
+    removed: List[str] = []
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return removed
+    for name in names:
+        match = PIPE_FOLDER.match(name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        folder = os.path.join(tmp, name)
+        pipe = os.path.join(folder, "storage-config.json")
+        with contextlib.suppress(OSError):
+            only_pipe = os.listdir(folder) == ["storage-config.json"]
+            if only_pipe and stat.S_ISFIFO(os.lstat(pipe).st_mode):
+                os.unlink(pipe)
+            os.rmdir(folder)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class _Relay(threading.Thread):
     """Copy the job's stderr to ours until `mute()` (a cancel: the JVM's dying words)."""
 
@@ -188,7 +234,7 @@ class LocalTarget:
     name = "local"
 
     def plan(self, inputs: Any, bundle: Any, args: LocalArgs) -> Plan:
-        folder = os.path.join(tempfile.gettempdir(), f"populator-{random_names.token_hex(8)}")
+        folder = pipe_folder(tempfile.gettempdir())
         pipe = os.path.join(folder, "storage-config.json")
         argv = spark_submit_argv(
             inputs.archive, pipe, args.master, args.driver_memory, list(args.job_argv)
