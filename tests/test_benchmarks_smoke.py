@@ -38,6 +38,7 @@ TINY = run.Sizes(
     capacity_scenarios=(capacity.Scenario(300, 2, 150),),
     amplification_events=600,
     end_to_end_events=(300, 600),
+    budget_events=60,
 )
 
 

@@ -22,7 +22,7 @@ USER_AGENT = "snowplow-event-manifest-populator"
 # (connect s, read s, attempts). The job's budget, and the launcher's pre-flight one: a check
 # before any work must fail in seconds, not after botocore's minutes of silent retries.
 JOB_BUDGET = (5.0, 30.0, 5)
-PREFLIGHT_BUDGET = (3.0, 5.0, 2)
+PREFLIGHT_BUDGET = (3.0, 3.0, 2)  # connect s, read s, attempts: checks answer in ms
 _budget: contextvars.ContextVar[Tuple[float, float, int]] = contextvars.ContextVar(
     "populator_aws_budget", default=JOB_BUDGET
 )
