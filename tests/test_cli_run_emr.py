@@ -18,6 +18,7 @@ from populator.launcher.bundle import JOB_SCRIPT, bootstrap_script, cluster_modu
 from populator.launcher.redact import secret_forms
 from populator.launcher.targets.common.request import TAG_DIGEST, TAG_TABLE, TOOL_NAME
 from tests.support.cli import DEAD_ENDPOINT, POLLING, STARTED, Running, args, inv, inv_in_process
+from tests.support.emr_expect import SPARK_SUBMIT_HEAD
 
 
 def assert_no_secret(*texts: str) -> None:
@@ -114,13 +115,7 @@ def test_launch_sends_exactly_the_dry_run_request(moto_endpoint, emr, s3, dynamo
     assets = f"s3://{setup['bucket']}/populator/assets/"
     zip_uri, script_uri, config_uri = step_args[8], step_args[9], step_args[13]
     assert step_args == [
-        "spark-submit",
-        "--deploy-mode",
-        "cluster",
-        "--conf",
-        "spark.yarn.maxAppAttempts=1",
-        "--conf",
-        "spark.speculation=false",
+        *SPARK_SUBMIT_HEAD,
         "--py-files",
         zip_uri,
         script_uri,

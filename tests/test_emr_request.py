@@ -25,6 +25,7 @@ from populator.launcher.targets.emr.request import (
     build_run_job_flow,
     build_spark_step,
 )
+from tests.support.emr_expect import SPARK_SUBMIT_HEAD
 
 ZIP = "s3://b/assets/populator-1.zip"
 SCRIPT = "s3://b/assets/populate_manifest-2.py"
@@ -85,13 +86,7 @@ def test_spark_step_is_spark_submit_in_cluster_mode_via_command_runner() -> None
         "HadoopJarStep": {
             "Jar": "command-runner.jar",
             "Args": [
-                "spark-submit",
-                "--deploy-mode",
-                "cluster",
-                "--conf",
-                "spark.yarn.maxAppAttempts=1",
-                "--conf",
-                "spark.speculation=false",
+                *SPARK_SUBMIT_HEAD,
                 "--py-files",
                 ZIP,
                 SCRIPT,
@@ -103,13 +98,7 @@ def test_spark_step_is_spark_submit_in_cluster_mode_via_command_runner() -> None
     custom = build_spark_step("n", "s3://b/mine.py", ["--x"], None, "CONTINUE")
     assert custom["ActionOnFailure"] == "CONTINUE"
     assert custom["HadoopJarStep"]["Args"] == [
-        "spark-submit",
-        "--deploy-mode",
-        "cluster",
-        "--conf",
-        "spark.yarn.maxAppAttempts=1",
-        "--conf",
-        "spark.speculation=false",
+        *SPARK_SUBMIT_HEAD,
         "s3://b/mine.py",
         "--x",
     ]

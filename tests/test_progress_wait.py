@@ -14,6 +14,7 @@ from devkit.emr import Clock, set_states, start_cluster, step
 from populator.core.progress import Counts, Progress
 from populator.launcher.progress_view import ProgressFollower
 from populator.launcher.targets.emr.wait import Watch, wait_for_step
+from tests.support.progress_sample import writing_progress
 
 
 def test_wait_shows_the_progress_the_job_writes_beside_its_report(emr, s3, bucket) -> None:
@@ -30,19 +31,7 @@ def test_wait_shows_the_progress_the_job_writes_beside_its_report(emr, s3, bucke
     clock.events[2] = lambda: publish(
         Progress(phase="reading", files=Counts(3, 9), percent=33.3, sequence=2)
     )
-    clock.events[4] = lambda: publish(
-        Progress(
-            phase="writing",
-            batch=Counts(2, 3),
-            keys_done=600,
-            keys_expected=1000,
-            percent=60.0,
-            eta_seconds=40.0,
-            writes_per_second=25.0,
-            throttles=4,
-            sequence=5,
-        )
-    )
+    clock.events[4] = lambda: publish(writing_progress())
 
     def complete() -> None:
         publish(Progress(phase="done", status="succeeded", percent=100.0, sequence=7))

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 
 from devkit.emr import Clock, set_states, start_cluster, step
-from populator.core.progress import Counts, Progress, progress_uri_for
+from populator.core.progress import progress_uri_for
 from populator.launcher.targets.emr.wait import Watch, wait_for_step
 from tests.support.cli import POLLING, STARTED, Running, args
+from tests.support.progress_sample import writing_progress
 
 
 def test_on_poll_is_called_after_every_poll(emr) -> None:
@@ -52,17 +53,7 @@ def test_wait_shows_the_jobs_progress_and_json_has_the_last_object(
     step_args = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Config"]["Args"]
     report = step_args[step_args.index("--report") + 1]
     bucket, _, key = progress_uri_for(report)[len("s3://") :].partition("/")
-    writing = Progress(
-        phase="writing",
-        batch=Counts(2, 3),
-        keys_done=600,
-        keys_expected=1000,
-        percent=60.0,
-        eta_seconds=40.0,
-        writes_per_second=25.0,
-        throttles=4,
-        sequence=5,
-    )
+    writing = writing_progress()
     s3.put_object(Bucket=bucket, Key=key, Body=writing.to_json().encode())
     shown = running.expect(r"progress: .*60\.0%.*keys 600/1,000")
     assert "throttles 4" in shown.string

@@ -25,7 +25,6 @@ from populator.core.location import parse_location
 from populator.core.manifest import EventsManifest
 from populator.core.retry import error_code
 from populator.core.run_manifests import RunManifests
-from populator.core.since import parse_since
 from populator.launcher.configs import REGION_RE
 from populator.launcher.estimate import (
     DEFAULT_WRITE_CAPACITY,
@@ -38,7 +37,12 @@ from populator.launcher.estimate import (
     is_expired,
     measure_sample,
 )
-from populator.launcher.inputs import check_archive_has_runs, check_table_name, validate_archive
+from populator.launcher.inputs import (
+    check_archive_has_runs,
+    check_since,
+    check_table_name,
+    validate_archive,
+)
 from populator.launcher.method import compare_methods, render_comparison
 
 __all__ = ["RunRow", "list_runs", "render_table", "rows_for"]
@@ -210,12 +214,7 @@ def _options(
             "inv list_runs s3://bucket/enriched/archive/ (or a local directory)"
         )
     archive = validate_archive(enriched_archive)
-    moment = None
-    if since is not None:
-        try:
-            moment = parse_since(since)
-        except ValueError as error:
-            raise UserError(str(error)) from None
+    moment = check_since(since)
     capacity = DEFAULT_WRITE_CAPACITY
     if write_capacity is not None:
         try:

@@ -32,45 +32,29 @@ def _since(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
+def _number(
+    convert: Callable[[str], Any], accepts: Callable[[Any], bool], expected: str
+) -> Callable[[str], Any]:
+    """An argparse type: `convert` the text, keep it if `accepts` holds, else say `expected`."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accepts(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _seconds(text: str) -> float:
-    """A positive number of seconds (fractions allowed: tests publish every 0.2 s)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of writes/s > 0, got {text!r}")
-    return value
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text!r}")
-    return value
+_INF = float("inf")
+_positive = _number(int, lambda value: value >= 1, "a whole number >= 1")
+# Fractions allowed: tests publish every 0.2 s. NaN fails every comparison, so it is refused.
+_seconds = _number(float, lambda value: 0 < value < _INF, "a number of seconds > 0")
+_rate = _number(float, lambda value: 0 < value < _INF, "a number of writes/s > 0")
+_share = _number(float, lambda value: 0 < value <= 1, "a fraction in (0, 1]")
 
 
 def _capacity(text: str) -> str:

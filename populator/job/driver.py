@@ -182,8 +182,19 @@ def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -
         )
     else:
         context = apply_budget(spark, budget, context, report, log)
-        failed_runs = _process(
-            spark, todo, options, context, storage.table, report, run_manifest, log, progress
+        reduced, errors_by_run = read_archive(spark, todo, options, context, report, log, progress)
+        failed_runs = write_batches(
+            spark,
+            todo,
+            options,
+            context,
+            storage.table,
+            report,
+            run_manifest,
+            reduced,
+            errors_by_run,
+            log,
+            progress,
         )
         finish_budget(report)
     report["elapsed_seconds"] = round(time.monotonic() - started, 3)
@@ -191,34 +202,6 @@ def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -
     report["events_per_second"] = round(report["lines_read"] / elapsed, 1)
     report["status"] = "failed" if (failed_runs or report["errors"]) else "succeeded"
     return report
-
-
-def _process(
-    spark: Any,
-    runs: List[Run],
-    options: JobOptions,
-    context: JobContext,
-    table: str,
-    report: Dict[str, Any],
-    run_manifest: Optional[RunManifests],
-    log: Log,
-    progress: JobProgress,
-) -> List[str]:
-    """Read, deduplicate and write the runs in checkpointed batches; return failed run ids."""
-    reduced, errors_by_run = read_archive(spark, runs, options, context, report, log, progress)
-    return write_batches(
-        spark,
-        runs,
-        options,
-        context,
-        table,
-        report,
-        run_manifest,
-        reduced,
-        errors_by_run,
-        log,
-        progress,
-    )
 
 
 def finish(report: Dict[str, Any], options: JobOptions, log: Log = _stderr) -> int:

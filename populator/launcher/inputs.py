@@ -55,6 +55,16 @@ def validate_archive(text: str) -> str:
     return archive.uri
 
 
+def check_since(since: Optional[str]) -> Optional[datetime]:
+    """--since as a moment (None when not given); a bad value is a UserError (exit 2)."""
+    if since is None:
+        return None
+    try:
+        return parse_since(since)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
 def check_table_name(value: Optional[str], option: str) -> Optional[str]:
     """``value`` when it is a DynamoDB table name (None: option not given); else UserError.
 
@@ -165,12 +175,7 @@ def validate_inputs(
         raise UserError(
             f"ENRICHED_ARCHIVE {enriched_archive!r}: EMR reads from S3; give s3://bucket/prefix/"
         )
-    moment = None
-    if since is not None:
-        try:
-            moment = parse_since(since)
-        except ValueError as error:
-            raise UserError(str(error)) from None
+    moment = check_since(since)
     storage_path = require(
         storage_config, "STORAGE_CONFIG", "the DynamoDB storage config (JSON) path"
     )
