@@ -45,12 +45,13 @@ def local_command(job_driver: dict, s3, workdir: Path) -> List[str]:
 
     submit = job_driver["sparkSubmit"]
     py_files, conf = parse_spark_submit_parameters(submit["sparkSubmitParameters"])
-    assert py_files is not None and conf == {}
+    assert py_files is not None and conf == {"spark.speculation": "false"}
     spark_submit = os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
     return [
         spark_submit,
         "--master",
         "local[2]",
+        *(part for key, value in conf.items() for part in ("--conf", f"{key}={value}")),
         "--py-files",
         download(s3, py_files, workdir / "bundle.zip"),
         download(s3, submit["entryPoint"], workdir / "job.py"),

@@ -59,7 +59,8 @@ def test_start_job_run_is_exactly_what_the_backfill_needs(setup) -> None:
                     "--report",
                     f"{assets}reports/backfill-{plan.digest}.json",
                 ],
-                "sparkSubmitParameters": f"--py-files {assets}{bundle.py_files.filename}",
+                "sparkSubmitParameters": f"--py-files {assets}{bundle.py_files.filename} "
+                "--conf spark.speculation=false",
             }
         },
         "configurationOverrides": {
@@ -117,7 +118,7 @@ def test_an_environment_archive_travels_in_spark_archives(setup) -> None:
     text = plan.request["StartJobRun"]["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
     py_files, conf = parse_spark_submit_parameters(text)
     assert py_files and py_files.endswith(".zip")
-    assert conf == dict(environment_conf("s3://b/env-1.tar.gz"))
+    assert conf == {"spark.speculation": "false", **dict(environment_conf("s3://b/env-1.tar.gz"))}
     assert conf["spark.archives"] == "s3://b/env-1.tar.gz#environment"
 
 

@@ -31,7 +31,9 @@ def environment_conf(archive_uri: str) -> List[Tuple[str, str]]:
 
 
 def spark_conf(environment_archive: Optional[str] = None) -> Tuple[Tuple[str, str], ...]:
-    """The job run's `--conf` settings: none unless an environment archive is shipped."""
+    """The job run's `--conf` settings: speculation off (the write budget counts on one attempt
+    of each write task at a time), plus the environment archive's when one is shipped."""
+    speculation = (("spark.speculation", "false"),)
     if environment_archive is None:
-        return ()
-    return tuple(environment_conf(environment_archive))
+        return speculation
+    return speculation + tuple(environment_conf(environment_archive))
