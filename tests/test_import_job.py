@@ -144,7 +144,7 @@ def staged_objects(s3, bucket: str) -> List[str]:
 
 
 def test_import_equals_the_write_path_item_for_item_then_a_rerun_does_nothing(
-    spark, s3, dynamodb, bucket, sample, tmp_path: Path, unique_name
+    spark, s3, dynamodb, bucket, sample, tmp_path: Path, unique_name, capsys
 ) -> None:
     archive = write_to_s3(sample, s3, bucket, "enriched/archive")
     written = unique_name("written")
@@ -162,9 +162,15 @@ def test_import_equals_the_write_path_item_for_item_then_a_rerun_does_nothing(
         "import",
         "--run-manifest-table",
         runs_table,
+        *("--progress-uri", str(tmp_path / "progress.json"), "--progress-interval", "0.05"),
         report=str(report_path),
     )
+    capsys.readouterr()
     assert main(args, spark) == 0
+    said = capsys.readouterr().err
+    assert "progress: importing" in said  # staging and DescribeImport polls show the phase
+    last = json.loads((tmp_path / "progress.json").read_text())
+    assert last["phase"] == "done" and last["runs"]["done"] == last["runs"]["total"] > 0
 
     table = dump_table(dynamodb, imported)
     assert table == dump_table(dynamodb, written) == expected_items(sample)

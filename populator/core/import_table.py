@@ -189,8 +189,10 @@ def wait_for_import(
     sleep: Callable[[float], None] = time.sleep,
     base_delay: float = 0.5,
     max_delay: float = 30.0,
+    on_poll: Optional[Callable[[Dict[str, Any]], None]] = None,
 ) -> Dict[str, Any]:
     """Poll DescribeImport until the import leaves IN_PROGRESS/CANCELLING; return its description.
+    `on_poll` sees each description (the job's progress: ProcessedItemCount so far).
 
     No deadline of its own: a large import takes hours and the launcher's --timeout governs.
     The delay grows with full jitter up to `max_delay` (a poll costs nothing but API quota).
@@ -199,6 +201,8 @@ def wait_for_import(
     last = ""
     while True:
         description = client.describe_import(ImportArn=import_arn)["ImportTableDescription"]
+        if on_poll is not None:
+            on_poll(description)
         status = str(description.get("ImportStatus"))
         if status != last:
             log(f"populator: import {status.lower().replace('_', ' ')} ({import_arn})")
@@ -242,3 +246,21 @@ def find_own_import(dynamodb: Any, table: str, token: str) -> Optional[Dict[str,
             kwargs["NextToken"] = page["NextToken"]
     except Exception:  # no such table, no ListImports (moto), no permission: not found
         return None
+
+
+def import_report(
+    marker: Dict[str, Any], description: Dict[str, Any], prefix: str
+) -> Dict[str, Any]:
+    """The report's `import` section: what was staged under `prefix` and what DynamoDB said."""
+    return {
+        "import_arn": marker["import_arn"],
+        "status": description.get("ImportStatus"),
+        "staged_items": marker["items"],
+        "staged_objects": marker["objects"],
+        "staged_bytes": marker["bytes"],
+        "imported_items": description.get("ImportedItemCount"),
+        "error_count": description.get("ErrorCount"),
+        "failure_code": description.get("FailureCode"),
+        "failure_message": description.get("FailureMessage"),
+        "prefix": prefix,
+    }

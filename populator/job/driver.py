@@ -179,6 +179,7 @@ def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -
             (s3, dynamodb),
             lambda: read_archive(spark, todo, options, context, report, log, progress),
             log,
+            progress,
         )
     else:
         context = apply_budget(spark, budget, context, report, log)

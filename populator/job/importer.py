@@ -27,6 +27,7 @@ from populator.core.import_table import (
     client_token,
     find_own_import,
     import_problem,
+    import_report,
     parse_capacity,
     plan_objects,
     refusal_hint,
@@ -245,16 +246,25 @@ def follow(
     report: Dict[str, Any],
     run_manifest: Any,
     log: Log,
+    progress: Any = None,
 ) -> List[str]:
-    """Wait for the import, check it, enable TTL, record runs, clean up; return failed run ids."""
+    """Wait for the import, check it, enable TTL, record runs, clean up; return failed run ids.
+    `progress` (job.progress.JobProgress) hears each DescribeImport's processed count."""
     table = marker["table"]
     for name in REPORT_FIELDS:
         report[name] = marker["report"][name]
     report["runs"]["processed"] = marker["processed"]
     if not marker.get("import_arn"):
         marker = start_import(dynamodb, s3, plan, table, marker, log)
-    description = wait_for_import(dynamodb, marker["import_arn"], log)
-    report["import"] = _import_report(marker, description, plan)
+    items = int(marker["items"])
+    if progress is not None:
+        progress.importing(0, items)
+    on_poll = None if progress is None else (
+        lambda d: progress.importing(int(d.get("ProcessedItemCount") or 0), items)
+    )
+
+    description = wait_for_import(dynamodb, marker["import_arn"], log, on_poll=on_poll)
+    report["import"] = import_report(marker, description, f"s3://{plan.stage.bucket}/{plan.stage.root}")
     problem = import_problem(description, int(marker["items"]))
     not_recorded = list(marker["not_recorded"])
     if problem is not None:
@@ -314,23 +324,6 @@ def new_marker(
     }
 
 
-def _import_report(
-    marker: Dict[str, Any], description: Dict[str, Any], plan: ImportPlan
-) -> Dict[str, Any]:
-    return {
-        "import_arn": marker["import_arn"],
-        "status": description.get("ImportStatus"),
-        "staged_items": marker["items"],
-        "staged_objects": marker["objects"],
-        "staged_bytes": marker["bytes"],
-        "imported_items": description.get("ImportedItemCount"),
-        "error_count": description.get("ErrorCount"),
-        "failure_code": description.get("FailureCode"),
-        "failure_message": description.get("FailureMessage"),
-        "prefix": f"s3://{plan.stage.bucket}/{plan.stage.root}",
-    }
-
-
 # --- the driver's branch -----------------------------------------------------------------------
 
 
@@ -346,8 +339,10 @@ def run(
     clients: Tuple[Any, Any],
     read: Callable[[], Tuple[Any, Dict[int, List[str]]]],
     log: Log,
+    progress: Any = None,
 ) -> List[str]:
-    """Import `runs` into the new table `table`; return the run ids that failed."""
+    """Import `runs` into the new table `table`; return the failed run ids (`progress` shows
+    `importing` from staging to the import's end)."""
     s3, dynamodb = clients
     if not runs:
         log("populator: nothing to import")
@@ -359,8 +354,10 @@ def run(
                 f"populator: following this backfill's import (marker s3://{plan.stage.bucket}/"
                 f"{plan.stage.marker_key})"
             )
-            return follow(dynamodb, s3, plan, resume, report, run_manifest, log)
+            return follow(dynamodb, s3, plan, resume, report, run_manifest, log, progress)
         reduced, errors_by_run = read()
+        if progress is not None:
+            progress.importing()  # staging the DynamoDB JSON files
         if reduced is None:
             reduced = spark.sparkContext.parallelize([], 1)
         try:
@@ -382,7 +379,7 @@ def run(
         )
         marker = new_marker(plan, table, totals, report, record, not_recorded, attempt)
         write_marker(s3, plan.stage, marker)
-        return follow(dynamodb, s3, plan, marker, report, run_manifest, log)
+        return follow(dynamodb, s3, plan, marker, report, run_manifest, log, progress)
     except ImportFailed as error:
         report["errors"].append(f"{error}. No run was recorded.")
         log(f"error: {report['errors'][-1]}")

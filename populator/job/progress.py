@@ -144,7 +144,8 @@ class JobProgress:
                 self._state,
                 phase="done" if ok else "failed",
                 status="succeeded" if ok else "failed",
-                runs=Counts(self._runs_done, runs_total),
+                # an import records its runs at the end, not batch by batch
+                runs=Counts(max(self._runs_done, _recorded(report)), runs_total),
                 files=Counts(int(report.get("files_read", 0)), self._state.files.total),
                 lines_read=int(report.get("lines_read", 0)),
                 keys_done=done,
@@ -279,3 +280,8 @@ def start_progress(
     target = destination(report, progress_uri)
     clear_first = _isatty(sys.stderr)  # the job's own terminal (run_local), not a log file
     return JobProgress(counters, target, interval, s3_factory, log, clear_first=clear_first).start()
+
+
+def _recorded(report: Dict[str, Any]) -> int:
+    runs = report.get("runs") or {}
+    return len(runs.get("recorded") or []) + len(runs.get("not_recorded") or [])
