@@ -173,6 +173,29 @@ def test_wait_follows_states_to_success(setup, proxy, application) -> None:
     assert ran.outcome.details["job_report"] is None  # the job never ran on moto: no report
 
 
+def test_wait_shows_the_jobs_progress_and_keeps_the_last_object(
+    setup, proxy, application, s3, capsys
+) -> None:
+    """The progress object beside the job run's report is read at each poll (issue 13)."""
+    from populator.launcher.progress_view import progress_location
+    from tests.support.progress_sample import writing_progress
+
+    def publish() -> None:
+        report = only_run(application).job_driver["sparkSubmit"]["entryPointArguments"]
+        where = progress_location(report[report.index("--report") + 1]).removeprefix("s3://")
+        bucket, key = where.split("/", 1)
+        s3.put_object(Bucket=bucket, Key=key, Body=writing_progress().to_json().encode())
+
+    clock = Clock()
+    clock.events = states(application, "RUNNING", "RUNNING", "SUCCESS")
+    move_to_running = clock.events[1]
+    clock.events[1] = lambda: (move_to_running(), publish())
+    ran = Run(setup, clock=clock, application_id=application, wait=True)
+    assert ran.outcome.state == "SUCCESS"
+    assert ran.outcome.details["progress"]["percent"] == 60.0
+    assert "60" in capsys.readouterr().err  # the rendered progress line (percent)
+
+
 def test_a_failed_job_run_shows_state_details_and_the_drivers_cause(
     setup, proxy, application, s3
 ) -> None:

@@ -238,6 +238,7 @@ def fill(result: Result, outcome: Outcome) -> None:
     result.reused = bool(details.get("reused"))
     result.created_application = details.get("created_application")
     result.job_report = details.get("job_report")
+    result.progress = details.get("progress")
     result.operation = details.get("operation")
     result.request = details.get("request")
     result.uploads = list(details.get("uploads") or [])

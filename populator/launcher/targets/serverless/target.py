@@ -10,13 +10,15 @@ job's report, and the deletion of an application this backfill created.
 from __future__ import annotations
 
 import json
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Dict, List, Optional
 
 from populator.core import aws
 from populator.core.errors import EXIT_OK, UserError
 from populator.launcher.bundle import Bundle, upload_artifacts
+from populator.launcher.progress_view import ProgressFollower
 from populator.launcher.targets.base import Handle, Outcome, Plan
 from populator.launcher.targets.common.region import bucket_region
 from populator.launcher.targets.common.report import failure_lines, fetch_report, report_uri
@@ -162,21 +164,46 @@ class ServerlessTarget:
 
     def watch(self, handle: Handle, deadline: Optional[float], log: Log) -> Outcome:
         c = self._clients()
-        return wait_for_job_run(
-            JobRunWatch(
-                es=c.es,
-                application_id=handle.ids["application_id"],
-                job_run_id=handle.ids["job_run_id"],
-                s3=c.s3,
-                log_uri=handle.extra.get("log_uri"),
-                deadline=deadline,
-                poll_interval=self.checked.poll_interval,
-                log_wait=self.checked.log_wait,
-                log=log,
-                clock=self.clock,
-                sleep=self.sleep,
+        follower = self._progress_follower(handle)
+        try:
+            outcome = wait_for_job_run(
+                JobRunWatch(
+                    es=c.es,
+                    application_id=handle.ids["application_id"],
+                    job_run_id=handle.ids["job_run_id"],
+                    s3=c.s3,
+                    log_uri=handle.extra.get("log_uri"),
+                    deadline=deadline,
+                    poll_interval=self.checked.poll_interval,
+                    log_wait=self.checked.log_wait,
+                    log=log if follower is None else follower.wrap_log(log),
+                    clock=self.clock,
+                    sleep=self.sleep,
+                    on_poll=(lambda: None) if follower is None else follower.poll,
+                )
             )
-        )
+        finally:
+            if follower is not None:
+                follower.close()
+        if follower is None:
+            return outcome
+        return replace(outcome, details={**outcome.details, "progress": follower.as_json()})
+
+    def _progress_follower(self, handle: Handle) -> Optional[ProgressFollower]:
+        """The job's progress object beside its --report, read at each poll (as for EMR); only
+        objects written after this job run was created count. None: no report to follow."""
+        if handle.report_uri is None:
+            return None
+        try:
+            run = self._clients().es.get_job_run(
+                applicationId=handle.ids["application_id"], jobRunId=handle.ids["job_run_id"]
+            )["jobRun"]
+            created = run.get("createdAt")
+            s3 = self._clients().s3
+            return ProgressFollower(s3, handle.report_uri, sys.stderr, not_before=created)
+        except Exception as error:  # progress is a courtesy: the wait goes on without it
+            self.log(f"notice: progress is not shown: {error}")
+            return None
 
     def cancel(self, handle: Handle, why: str, log: Log) -> List[str]:
         c = self._clients()

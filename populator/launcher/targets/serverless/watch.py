@@ -50,6 +50,7 @@ class JobRunWatch:
     log: Callable[[str], None] = print
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    on_poll: Callable[[], None] = lambda: None  # after each GetJobRun: the progress follower
     _start: float = field(default=0.0, init=False)
 
     def elapsed(self) -> float:
@@ -75,6 +76,7 @@ def wait_for_job_run(watch: JobRunWatch) -> Outcome:
         try:
             while True:
                 run = _get(watch)
+                watch.on_poll()
                 state = run["state"]
                 if state != last:
                     details = f": {run['stateDetails']}" if run.get("stateDetails") else ""
