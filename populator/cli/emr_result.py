@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from populator.cli.common import eprint, notice
 from populator.core.errors import (
+    EXIT_BAD_INPUT,
     EXIT_CANCELLED,
     EXIT_STILL_RUNNING,
     Cancelled,
     JobFailed,
+    UserError,
 )
 from populator.launcher.targets.common.report import failure_lines
 from populator.launcher.targets.common.timing import format_elapsed
@@ -77,6 +79,39 @@ def emit(result: Result, options: EmrOptions) -> None:
     if options.json:
         print(json.dumps(asdict(result), sort_keys=True), flush=True)
 
+
+
+def concluded(
+    body: Callable[[], None],
+    result: Result,
+    options: EmrOptions,
+    user_error: Callable[[BaseException], Any],
+    on_error: Callable[[], None] = lambda: None,
+) -> int:
+    """Run a target's `body`; however it ends, `--json` prints the one result object and the
+    documented exit code follows (one home for every remote target's ending)."""
+    from invoke.exceptions import Exit
+
+    try:
+        body()
+    except (UserError, JobFailed, Cancelled) as error:
+        on_error()
+        result.exit_code = error.exit_code
+        result.error = str(error)
+        emit(result, options)
+        raise
+    except Exception as error:
+        user = user_error(error)
+        if user is None:
+            raise
+        result.exit_code = getattr(user, "exit_code", EXIT_BAD_INPUT)
+        result.error = str(user)
+        emit(result, options)
+        raise user from None
+    emit(result, options)
+    if result.exit_code == EXIT_STILL_RUNNING:
+        raise Exit(code=EXIT_STILL_RUNNING)
+    return result.exit_code
 
 def _report_summary(report: Dict[str, Any], uri: Optional[str]) -> Optional[str]:
     from populator.core.report import summary

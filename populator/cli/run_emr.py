@@ -22,15 +22,13 @@ from dataclasses import replace
 from typing import Any, Optional, Sequence
 
 from populator.cli.common import eprint, notice
-from populator.cli.emr_result import Result, _conclude, _say, emit
+from populator.cli.emr_result import Result, _conclude, _say, concluded
 from populator.cli.serverless_run import ServerlessFlags, run_on_serverless
 from populator.core import aws
 from populator.core.errors import (
-    EXIT_BAD_INPUT,
     EXIT_CANCELLED,
     EXIT_STILL_RUNNING,
     Cancelled,
-    JobFailed,
     UserError,
     aws_user_error,
 )
@@ -91,7 +89,6 @@ def run_emr(
     """The task body (wrap with populator.cli.common.command for errors and exit codes).
     Any EMR Serverless flag (`--application-id`, `--serverless`, …) takes the serverless
     branch (populator.cli.serverless_run), which refuses a mix with cluster flags."""
-    from invoke.exceptions import Exit
 
     if serverless is not None and serverless.given():
         return run_on_serverless(enriched_archive, storage_config, resolver, options, serverless)
@@ -99,7 +96,8 @@ def run_emr(
     result = Result(dry_run=options.dry_run)
     target = EmrTarget(lambda message: _say(options, message), eprint, notice)
     live = target.live
-    try:
+
+    def body() -> None:
         with Signals() as signals:
             try:
                 if options.step_id:
@@ -110,24 +108,11 @@ def run_emr(
             except (KeyboardInterrupt, Terminated) as interrupt:
                 signals.ignore()
                 raise _interrupted(interrupt_name(interrupt), options, live) from None
-    except (UserError, JobFailed, Cancelled) as error:
+
+    def keep_region() -> None:
         result.region = result.region or live.region
-        result.exit_code = error.exit_code
-        result.error = str(error)
-        emit(result, options)
-        raise
-    except Exception as error:
-        user = _aws_user_error(error)
-        if user is None:
-            raise
-        result.exit_code = getattr(user, "exit_code", EXIT_BAD_INPUT)
-        result.error = str(user)
-        emit(result, options)
-        raise user from None
-    emit(result, options)
-    if result.exit_code == EXIT_STILL_RUNNING:
-        raise Exit(code=EXIT_STILL_RUNNING)
-    return result.exit_code
+
+    return concluded(body, result, options, _aws_user_error, keep_region)
 
 
 def _interrupted(what: str, options: EmrOptions, live: Live) -> Cancelled:

@@ -13,9 +13,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Dict, List, Optional
 
 from populator.cli.common import eprint, notice
-from populator.cli.emr_result import Result, emit
+from populator.cli.emr_result import Result, concluded
 from populator.core.errors import (
-    EXIT_BAD_INPUT,
     EXIT_CANCELLED,
     EXIT_JOB_FAILED,
     EXIT_STILL_RUNNING,
@@ -150,10 +149,10 @@ def run_on_serverless(
     flags: ServerlessFlags,
 ) -> int:
     """The serverless branch of `inv run_emr` (wrap with populator.cli.common.command)."""
-    from invoke.exceptions import Exit
 
     result = Result(dry_run=options.dry_run, target="serverless")
-    try:
+
+    def body() -> None:
         with Signals():
             try:
                 outcome = _run(enriched_archive, storage_config, resolver, options, flags)
@@ -164,23 +163,8 @@ def run_on_serverless(
                 ) from None
         fill(result, outcome)
         _raise_for(outcome)
-    except (UserError, JobFailed, Cancelled) as error:
-        result.exit_code = error.exit_code
-        result.error = str(error)
-        emit(result, options)
-        raise
-    except Exception as error:
-        user = _user_error(error)
-        if user is None:
-            raise
-        result.exit_code = getattr(user, "exit_code", EXIT_BAD_INPUT)
-        result.error = str(user)
-        emit(result, options)
-        raise user from None
-    emit(result, options)
-    if result.exit_code == EXIT_STILL_RUNNING:
-        raise Exit(code=EXIT_STILL_RUNNING)
-    return result.exit_code
+
+    return concluded(body, result, options, _user_error)
 
 
 def _user_error(error: BaseException) -> Any:
