@@ -11,7 +11,7 @@ from devkit.demo import iglu_central_resolver
 from populator.core.storage_config import storage_schema_uri
 
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY/="
-ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+ACCESS_KEY = "test-access-key-id"  # not shaped like a real AWS key id
 
 
 def storage_config(table: str, region: str = "us-east-1", secret: str = SECRET) -> Dict[str, Any]:
