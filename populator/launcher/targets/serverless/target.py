@@ -195,12 +195,12 @@ class ServerlessTarget:
         if handle.report_uri is None:
             return None
         try:
-            run = self._clients().es.get_job_run(
+            c = self._clients()
+            run = c.es.get_job_run(
                 applicationId=handle.ids["application_id"], jobRunId=handle.ids["job_run_id"]
             )["jobRun"]
             created = run.get("createdAt")
-            s3 = self._clients().s3
-            return ProgressFollower(s3, handle.report_uri, sys.stderr, not_before=created)
+            return ProgressFollower(c.s3, handle.report_uri, sys.stderr, not_before=created)
         except Exception as error:  # progress is a courtesy: the wait goes on without it
             self.log(f"notice: progress is not shown: {error}")
             return None
