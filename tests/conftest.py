@@ -126,3 +126,11 @@ def setup(s3, bucket, tmp_path: Path, unique_name) -> Dict[str, Any]:
         "storage": write_json(tmp_path / "storage.json", storage_config(table)),
         "resolver": write_json(tmp_path / "resolver.json", resolver_config()),
     }
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Under pytest-xdist, every Spark test runs on one worker (one JVM, one shared session),
+    while the AWS-bound tests, which mostly wait on moto and on real time-outs, run beside it."""
+    for item in items:
+        if item.get_closest_marker("spark") or "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("spark"))
