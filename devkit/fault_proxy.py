@@ -29,7 +29,7 @@ import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 # throttle: ThrottlingException; throughput: ProvisionedThroughputExceededException (both 400)
 FAULT_KINDS: Tuple[str, ...] = ("throttle", "throughput", "server_error", "drop", "slow")
@@ -121,7 +121,33 @@ def _tables_and_units(operation: str, body: Dict[str, Any]) -> List[Tuple[str, i
     return [(str(body.get("TableName", "")), 1)]
 
 
-class FaultProxy:
+_P = TypeVar("_P", bound="ProxyControl")
+
+
+class ProxyControl:
+    """What both ways of running the proxy share (FaultProxy here, ProxyProcess in a child):
+    `with` around start()/stop(), and a DynamoDB client pointed at `endpoint_url`."""
+
+    endpoint_url: str
+
+    def start(self: _P) -> _P:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _P) -> _P:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def client(self, **config: Any) -> Any:
+        """A boto3 DynamoDB client for this proxy (botocore Config keywords)."""
+        return _client(self.endpoint_url, config)
+
+
+class FaultProxy(ProxyControl):
     """A thread-per-connection proxy on 127.0.0.1 forwarding DynamoDB's protocol to moto."""
 
     def __init__(self, upstream: str, port: int = 0, **settings: Any) -> None:
@@ -160,12 +186,6 @@ class FaultProxy:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     @property
     def port(self) -> int:
         assert self._server is not None, "start() the proxy first"
@@ -174,9 +194,6 @@ class FaultProxy:
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def client(self, **config: Any) -> Any:
-        return _client(self.endpoint_url, config)
 
     @staticmethod
     def client_for(endpoint_url: str, **config: Any) -> Any:
