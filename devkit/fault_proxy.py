@@ -125,8 +125,8 @@ _P = TypeVar("_P", bound="ProxyControl")
 
 
 class ProxyControl:
-    """What both ways of running the proxy share (FaultProxy here, ProxyProcess in a child):
-    `with` around start()/stop(), and a DynamoDB client pointed at `endpoint_url`."""
+    """The control surface both ways of running the proxy share (FaultProxy here, ProxyProcess
+    in a child): `with` around start()/stop(), settings, arrivals, and a DynamoDB client."""
 
     endpoint_url: str
 
@@ -145,6 +145,15 @@ class ProxyControl:
     def client(self, **config: Any) -> Any:
         """A boto3 DynamoDB client for this proxy (botocore Config keywords)."""
         return _client(self.endpoint_url, config)
+
+    def configure(self, **changes: Any) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def arrivals(self) -> List[Arrival]:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        raise NotImplementedError
 
 
 class FaultProxy(ProxyControl):
