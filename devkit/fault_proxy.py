@@ -29,7 +29,9 @@ import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from devkit.proxy_control import Arrival, ProxyControl, proxy_client
 
 # throttle: ThrottlingException; throughput: ProvisionedThroughputExceededException (both 400)
 FAULT_KINDS: Tuple[str, ...] = ("throttle", "throughput", "server_error", "drop", "slow")
@@ -89,17 +91,6 @@ class Settings:
         return replace(self, **changes).validated()
 
 
-@dataclass(frozen=True)
-class Arrival:
-    """One request as the proxy saw it; `outcome` is an HTTP status or the fault injected."""
-
-    at: float  # time.monotonic() of this process (the proxy's)
-    operation: str
-    table: str
-    agent: str
-    outcome: str
-
-
 @dataclass
 class _Bucket:
     rate: float
@@ -119,41 +110,6 @@ def _tables_and_units(operation: str, body: Dict[str, Any]) -> List[Tuple[str, i
     if operation == "BatchWriteItem":
         return [(t, len(r)) for t, r in (body.get("RequestItems") or {}).items()]
     return [(str(body.get("TableName", "")), 1)]
-
-
-_P = TypeVar("_P", bound="ProxyControl")
-
-
-class ProxyControl:
-    """The control surface both ways of running the proxy share (FaultProxy here, ProxyProcess
-    in a child): `with` around start()/stop(), settings, arrivals, and a DynamoDB client."""
-
-    endpoint_url: str
-
-    def start(self: _P) -> _P:
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self: _P) -> _P:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def client(self, **config: Any) -> Any:
-        """A boto3 DynamoDB client for this proxy (botocore Config keywords)."""
-        return _client(self.endpoint_url, config)
-
-    def configure(self, **changes: Any) -> Dict[str, Any]:
-        raise NotImplementedError
-
-    def arrivals(self) -> List[Arrival]:
-        raise NotImplementedError
-
-    def reset(self) -> None:
-        raise NotImplementedError
 
 
 class FaultProxy(ProxyControl):
@@ -207,7 +163,7 @@ class FaultProxy(ProxyControl):
     @staticmethod
     def client_for(endpoint_url: str, **config: Any) -> Any:
         """A boto3 DynamoDB client for a running proxy (botocore Config keywords)."""
-        return _client(endpoint_url, config)
+        return proxy_client(endpoint_url, **config)
 
     # -- control -----------------------------------------------------------------------------
     def configure(self, **changes: Any) -> Dict[str, Any]:
@@ -393,17 +349,3 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _handler(proxy: FaultProxy) -> type:
     return type("Handler", (_Handler,), {"proxy": proxy})
-
-
-def _client(endpoint_url: str, config: Dict[str, Any]) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(**config) if config else None,
-    )

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, List, Tuple, TypeVar
 
 from botocore.exceptions import ClientError
 
-from devkit.fault_proxy import Arrival, FaultProxy, ProxyControl
+from devkit.proxy_control import Arrival, ProxyControl, proxy_client
 from populator.core.manifest import build_put_request
 
 BACKFILL_AGENT = "snowplow-event-manifest-populator"  # the job's PutItem User-Agent
@@ -29,7 +29,7 @@ class Pipeline(threading.Thread):
 
     def __init__(self, endpoint: str, table: str, rate: float) -> None:
         super().__init__(daemon=True, name="pipeline-writer")
-        self.client = FaultProxy.client_for(
+        self.client = proxy_client(
             endpoint, retries={"total_max_attempts": 1}, user_agent_extra=PIPELINE_AGENT
         )
         self.table, self.interval = table, 1.0 / rate

@@ -14,7 +14,8 @@ import subprocess
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from devkit.fault_proxy import Arrival, FaultProxy, ProxyControl
+from devkit.fault_proxy import FaultProxy
+from devkit.proxy_control import Arrival, ProxyControl
 
 __all__ = ["ProxyProcess", "main"]
 
