@@ -1,7 +1,13 @@
 """Command line: `inv --list`. Each task only parses options and calls populator.cli.*.
 
+A task's own options are one table (name -> `Opt(help, default)`), which gives invoke their
+flags, order and help (`task_from`); the job's flags come from populator.core.job_args.FLAGS.
+
 Exit codes: 0 success, 1 job failed, 2 bad input, 3 still running at --timeout, 130 cancelled.
 """
+
+import inspect
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 from invoke import task
 
@@ -12,112 +18,125 @@ from populator.launcher.targets.serverless.options import HELP as SERVERLESS_HEL
 
 parse_errors.install()  # invoke's parse errors (unknown flag, extra word) exit 2
 
+
+class Opt(NamedTuple):
+    """One option of a task: its help, and its default (None: a string, False: a switch)."""
+
+    help: str
+    default: Any = None
+
+
+def task_from(
+    table: Mapping[str, Opt],
+    job: Optional[str] = None,
+    job_prefix: str = "",
+    job_help: Optional[Mapping[str, str]] = None,
+    **task_options: Any,
+) -> Callable[[Callable[..., Any]], Any]:
+    """`@task` for a body `(c, **given)`: its options, in order, and their help come from
+    `table`; with `job`, the job's flags (core.job_args.FLAGS) too, `job_help` overriding
+    the table's help of some of them. invoke reads the options from `__signature__`."""
+
+    def decorate(body: Callable[..., Any]) -> Any:
+        keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        parameters = [inspect.Parameter("c", keyword)]
+        parameters += [inspect.Parameter(n, keyword, default=o.default) for n, o in table.items()]
+        body.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        helps = {**(job_help or {}), **{name: option.help for name, option in table.items()}}
+        if job is not None:
+            body = job_flags(job)(body)
+            helps = help_for(job, own=helps, prefix=job_prefix)
+        return task(help=helps, **task_options)(body)
+
+    return decorate
+
+
 # ---- run_emr / list_runs -------------------------------------------------------------------
 # (owned by populator/cli/run_emr.py and populator/cli/list_runs.py)
 
+INPUTS = ("enriched_archive", "storage_config", "resolver")  # positional in run_emr, run_local
+# Help shared by several tasks' options.
+STORAGE_CONFIG = "DynamoDB storage config (self-describing JSON, Iglu-validated)"
+RESOLVER = "Iglu resolver config (self-describing JSON)"
+NO_CREATE_TABLE = "fail instead of creating a missing events-manifest table"
+SINCE = "only runs at or after YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS (UTC)"
 
-@task(
+RUN_EMR_SERVERLESS = (  # ServerlessFlags' fields (populator/cli/serverless_run.py)
+    "application_id",
+    "serverless",
+    "execution_role_arn",
+    "job_run_id",
+    "image_uri",
+    "environment_archive",
+    "execution_timeout",
+)
+RUN_EMR = {
+    "enriched_archive": Opt("archive to read: s3://bucket/prefix/ (s3a://, s3n:// accepted)"),
+    "storage_config": Opt(STORAGE_CONFIG),
+    "resolver": Opt(RESOLVER),
+    "region": Opt("AWS region for EMR (default: the archive bucket's region)"),
+    "profile": Opt("AWS profile for EMR and S3 (default: the standard credential chain)"),
+    "log_path": Opt("S3 folder for EMR logs (default s3://<archive-bucket>/populator/logs/)"),
+    "assets": Opt(
+        "S3 folder for uploads (default: populator-assets/ beside --log-path, else "
+        "s3://<archive-bucket>/populator/assets/)"
+    ),
+    "kms_key_id": Opt("KMS key for the uploaded storage config (default: SSE-S3, AES256)"),
+    "jar": Opt("S3 URI of a custom job artifact (.py or .jar) to run instead of ours"),
+    "release_label": Opt("EMR release (default emr-7.12.0)", "emr-7.12.0"),
+    "instance_type": Opt("EC2 instance type of every node (default m5.xlarge)", "m5.xlarge"),
+    "instance_count": Opt("nodes: 1 master + N-1 core (default 3)", "3"),
+    "subnet_id": Opt("EC2 subnet to start the cluster in (default: EMR's choice)"),
+    "ec2_keyname": Opt("EC2 key pair for SSH to the nodes"),
+    "service_role": Opt("EMR service role (default EMR_DefaultRole)", "EMR_DefaultRole"),
+    "instance_profile": Opt(
+        "EC2 instance profile of the nodes (default EMR_EC2_DefaultRole)", "EMR_EC2_DefaultRole"
+    ),
+    "idle_timeout": Opt(
+        "terminate the cluster after this many idle seconds (default 3600); with --serverless: "
+        "stop the application after this many idle seconds, rounded up to minutes (default 900)"
+    ),
+    "tag": Opt("extra cluster tag KEY=VALUE (repeatable)"),
+    "cluster_id": Opt("add the step to this running cluster instead of starting one"),
+    "step_id": Opt("with --cluster-id: re-attach to this submitted step and wait for it"),
+    "no_create_table": Opt(NO_CREATE_TABLE, False),
+    "force": Opt("start even if another backfill of the same table is active", False),
+    "dry_run": Opt(
+        "print the exact EMR request (secrets redacted); create and upload nothing", False
+    ),
+    "wait": Opt(
+        "follow the step to its end; exit 0 done, 1 failed (cause shown), 130 Ctrl-C", False
+    ),
+    "timeout": Opt("with --wait: stop waiting after SECONDS, exit 3 (the step goes on)"),
+    "poll_interval": Opt(
+        "with --wait: first poll interval in seconds, backing off to 60 (default 15)", "15"
+    ),
+    "log_wait": Opt("with --wait: seconds to wait for a failed step's logs (default 120)", "120"),
+    "json": Opt(
+        "print one JSON result object on stdout (cluster, step or application_id, job_run_id, "
+        "state, exit code, cause)",
+        False,
+    ),
+    **{name: Opt(SERVERLESS_HELP[name]) for name in RUN_EMR_SERVERLESS},
+    "serverless": Opt(SERVERLESS_HELP["serverless"], False),  # a switch, in its place above
+}
+
+
+@task_from(
+    RUN_EMR,
+    job="run_emr",
+    job_prefix="job: ",
+    job_help={
+        "since": SINCE,
+        "run_manifest_table": "DynamoDB run-manifest table: skip recorded runs, record new ones",
+        "bad_rows": "job: write malformed lines with their reason under this S3 prefix",
+    },
     klass=OptionalPositionalTask,
-    positional=["enriched_archive", "storage_config", "resolver"],
+    positional=list(INPUTS),
     iterable=["tag"],
     auto_shortflags=False,
-    help=help_for(
-        "run_emr",
-        prefix="job: ",
-        own={
-            "since": "only runs at or after YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS (UTC)",
-            "run_manifest_table": "DynamoDB run-manifest table: skip recorded runs, record new "
-            "ones",
-            "enriched_archive": "archive to read: s3://bucket/prefix/ (s3a://, s3n:// accepted)",
-            "storage_config": "DynamoDB storage config (self-describing JSON, Iglu-validated)",
-            "resolver": "Iglu resolver config (self-describing JSON)",
-            "region": "AWS region for EMR (default: the archive bucket's region)",
-            "profile": "AWS profile for EMR and S3 (default: the standard credential chain)",
-            "log_path": "S3 folder for EMR logs (default s3://<archive-bucket>/populator/logs/)",
-            "assets": "S3 folder for uploads (default: populator-assets/ beside --log-path, else "
-            "s3://<archive-bucket>/populator/assets/)",
-            "kms_key_id": "KMS key for the uploaded storage config (default: SSE-S3, AES256)",
-            "bad_rows": "job: write malformed lines with their reason under this S3 prefix",
-            "jar": "S3 URI of a custom job artifact (.py or .jar) to run instead of ours",
-            "release_label": "EMR release (default emr-7.12.0)",
-            "instance_type": "EC2 instance type of every node (default m5.xlarge)",
-            "instance_count": "nodes: 1 master + N-1 core (default 3)",
-            "subnet_id": "EC2 subnet to start the cluster in (default: EMR's choice)",
-            "ec2_keyname": "EC2 key pair for SSH to the nodes",
-            "service_role": "EMR service role (default EMR_DefaultRole)",
-            "instance_profile": "EC2 instance profile of the nodes (default EMR_EC2_DefaultRole)",
-            "idle_timeout": "terminate the cluster after this many idle seconds (default 3600); "
-            "with --serverless: stop the application after this many idle seconds, rounded up "
-            "to minutes (default 900)",
-            "tag": "extra cluster tag KEY=VALUE (repeatable)",
-            "cluster_id": "add the step to this running cluster instead of starting one",
-            "step_id": "with --cluster-id: re-attach to this submitted step and wait for it",
-            "no_create_table": "fail instead of creating a missing events-manifest table",
-            "force": "start even if another backfill of the same table is active",
-            "dry_run": "print the exact EMR request (secrets redacted); create and upload nothing",
-            "wait": "follow the step to its end; exit 0 done, 1 failed (cause shown), 130 Ctrl-C",
-            "timeout": "with --wait: stop waiting after SECONDS, exit 3 (the step goes on)",
-            "poll_interval": "with --wait: first poll interval in seconds, backing off to 60 "
-            "(default 15)",
-            "log_wait": "with --wait: seconds to wait for a failed step's logs (default 120)",
-            "json": "print one JSON result object on stdout (cluster, step or application_id, "
-            "job_run_id, state, exit code, cause)",
-            # EMR Serverless (populator/cli/serverless_run.py)
-            **{
-                name: SERVERLESS_HELP[name]
-                for name in (
-                    "application_id",
-                    "serverless",
-                    "execution_role_arn",
-                    "job_run_id",
-                    "image_uri",
-                    "environment_archive",
-                    "execution_timeout",
-                )
-            },
-        },
-    ),
 )
-@job_flags("run_emr")
-def run_emr(
-    c,
-    enriched_archive=None,
-    storage_config=None,
-    resolver=None,
-    region=None,
-    profile=None,
-    log_path=None,
-    assets=None,
-    kms_key_id=None,
-    jar=None,
-    release_label="emr-7.12.0",
-    instance_type="m5.xlarge",
-    instance_count="3",
-    subnet_id=None,
-    ec2_keyname=None,
-    service_role="EMR_DefaultRole",
-    instance_profile="EMR_EC2_DefaultRole",
-    idle_timeout=None,
-    tag=None,
-    cluster_id=None,
-    step_id=None,
-    no_create_table=False,
-    force=False,
-    dry_run=False,
-    wait=False,
-    timeout=None,
-    poll_interval="15",
-    log_wait="120",
-    json=False,
-    application_id=None,
-    serverless=False,
-    execution_role_arn=None,
-    job_run_id=None,
-    image_uri=None,
-    environment_archive=None,
-    execution_timeout=None,
-    **flags,
-):
+def run_emr(c, **given):
     """Start the backfill on a transient EMR cluster (or a step on --cluster-id), or on EMR
     Serverless (--application-id APP, or --serverless); see README.
 
@@ -129,147 +148,88 @@ def run_emr(
     from populator.cli.run_emr import EMR_JOB_FIELDS, EmrOptions, ServerlessFlags
     from populator.cli.run_emr import run_emr as run
 
+    own, flags = split(given, tuple(RUN_EMR))
     known, extra = split(flags, EMR_JOB_FIELDS)
-    options = EmrOptions(
-        **known,
-        job_extra=extra,
-        region=region,
-        profile=profile,
-        log_path=log_path,
-        assets=assets,
-        kms_key_id=kms_key_id,
-        jar=jar,
-        release_label=release_label,
-        instance_type=instance_type,
-        instance_count=instance_count,
-        subnet_id=subnet_id,
-        ec2_keyname=ec2_keyname,
-        service_role=service_role,
-        instance_profile=instance_profile,
-        idle_timeout=idle_timeout,
-        tags=tuple(tag or ()),
-        cluster_id=cluster_id,
-        step_id=step_id,
-        create_table=not no_create_table,
-        force=force,
-        dry_run=dry_run,
-        wait=wait,
-        timeout=timeout,
-        poll_interval=poll_interval,
-        log_wait=log_wait,
-        json=json,
-    )
-    target = ServerlessFlags(
-        application_id=application_id,
-        serverless=serverless,
-        execution_role_arn=execution_role_arn,
-        job_run_id=job_run_id,
-        image_uri=image_uri,
-        environment_archive=environment_archive,
-        execution_timeout=execution_timeout,
-    )
-    command(run)(enriched_archive, storage_config, resolver, options, target)
+    inputs = [own.pop(name) for name in INPUTS]
+    target = ServerlessFlags(**{name: own.pop(name) for name in RUN_EMR_SERVERLESS})
+    tags, create_table = tuple(own.pop("tag") or ()), not own.pop("no_create_table")
+    options = EmrOptions(**known, **own, job_extra=extra, tags=tags, create_table=create_table)
+    command(run)(*inputs, options, target)
 
 
-@task(
+LIST_RUNS = {
+    "enriched_archive": Opt("archive to list: s3://bucket/prefix/ (s3a://, s3n://) or a local dir"),
+    "since": Opt(SINCE),
+    "run_manifest_table": Opt("DynamoDB run-manifest table: mark runs already processed"),
+    "write_capacity": Opt("WCU to estimate the backfill's duration at (default 1000)"),
+    "region": Opt(
+        "region of the run-manifest table: the storage config's awsRegion, where the job keeps "
+        "it (default: the archive bucket's region)"
+    ),
+    "profile": Opt("AWS profile (default: the standard credential chain)"),
+    "json": Opt("print one JSON object: runs, totals, estimate", False),
+    "table": Opt(
+        "events-manifest table: say which --method auto would pick (DescribeTable; region as "
+        "for --run-manifest-table)"
+    ),
+}
+
+
+@task_from(
+    LIST_RUNS,
     klass=OptionalPositionalTask,
     positional=["enriched_archive"],
     auto_shortflags=False,
-    help={
-        "enriched_archive": "archive to list: s3://bucket/prefix/ (s3a://, s3n://) or a local dir",
-        "since": "only runs at or after YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS (UTC)",
-        "run_manifest_table": "DynamoDB run-manifest table: mark runs already processed",
-        "write_capacity": "WCU to estimate the backfill's duration at (default 1000)",
-        "region": "region of the run-manifest table: the storage config's awsRegion, where the "
-        "job keeps it (default: the archive bucket's region)",
-        "profile": "AWS profile (default: the standard credential chain)",
-        "json": "print one JSON object: runs, totals, estimate",
-        "table": "events-manifest table: say which --method auto would pick (DescribeTable; "
-        "region as for --run-manifest-table)",
-    },
 )
-def list_runs(
-    c,
-    enriched_archive=None,
-    since=None,
-    run_manifest_table=None,
-    write_capacity=None,
-    region=None,
-    profile=None,
-    json=False,
-    table=None,
-):
+def list_runs(c, **given):
     """List the archive's runs with sizes, Glacier/TTL/processed marks, and a cost estimate."""
     from populator.cli.common import command
     from populator.cli.list_runs import list_runs as run
     from populator.core.aws import preflight
 
+    archive, json_output = given.pop("enriched_archive"), given.pop("json")
     with preflight():  # a dead or silent endpoint: `cannot reach AWS` in seconds
-        command(run)(
-            enriched_archive,
-            since=since,
-            run_manifest_table=run_manifest_table,
-            json_output=json,
-            write_capacity=write_capacity,
-            region=region,
-            profile=profile,
-            table=table,
-        )
+        command(run)(archive, json_output=json_output, **given)
 
 
 # ---- run_local / demo ----------------------------------------------------------------------
 # (owned by populator/cli/run_local.py and populator/cli/demo.py)
 
+RUN_LOCAL = {
+    "enriched_archive": Opt("archive to read: s3://bucket/prefix/ (s3a://, s3n://) or a local dir"),
+    "storage_config": Opt(STORAGE_CONFIG),
+    "resolver": Opt(RESOLVER),
+    "master": Opt("Spark master (default local[*])", "local[*]"),
+    "no_create_table": Opt(NO_CREATE_TABLE, False),
+    "driver_memory": Opt("Spark driver memory (default 2g)", "2g"),
+    "dry_run": Opt("print the exact spark-submit command; start and create nothing", False),
+    "json": Opt("print one JSON result object on stdout (state, exit code, cause, ids)", False),
+}
 
-@task(
+
+@task_from(
+    RUN_LOCAL,
+    job="run_local",
+    job_help={
+        "progress_interval": "print the job's progress line every this many seconds "
+        "(default 10 for run_local)",
+    },
     klass=OptionalPositionalTask,
-    positional=["enriched_archive", "storage_config", "resolver"],
-    help=help_for(
-        "run_local",
-        own={
-            "enriched_archive": "archive to read: s3://bucket/prefix/ (s3a://, s3n://) or a "
-            "local dir",
-            "storage_config": "DynamoDB storage config (self-describing JSON, Iglu-validated)",
-            "resolver": "Iglu resolver config (self-describing JSON)",
-            "master": "Spark master (default local[*])",
-            "no_create_table": "fail instead of creating a missing events-manifest table",
-            "driver_memory": "Spark driver memory (default 2g)",
-            "dry_run": "print the exact spark-submit command; start and create nothing",
-            "progress_interval": "print the job's progress line every this many seconds "
-            "(default 10 for run_local)",
-            "json": "print one JSON result object on stdout (state, exit code, cause, ids)",
-        },
-    ),
+    positional=list(INPUTS),
     auto_shortflags=False,
 )
-@job_flags("run_local")
-def run_local(
-    c,
-    enriched_archive=None,
-    storage_config=None,
-    resolver=None,
-    master="local[*]",
-    no_create_table=False,
-    driver_memory="2g",
-    dry_run=False,
-    json=False,
-    **flags,
-):
+def run_local(c, **given):
     """Validate like run_emr, then run the populator job on Spark's local master."""
     from populator.cli.common import command
     from populator.cli.run_local import LOCAL_JOB_FIELDS, LocalRun
     from populator.cli.run_local import run_local as run
 
+    own, flags = split(given, tuple(RUN_LOCAL))
     known, extra = split(flags, LOCAL_JOB_FIELDS)
-    options = LocalRun(
-        master=master,
-        driver_memory=driver_memory,
-        dry_run=dry_run,
-        json=json,
-        job_extra=extra,
-        **known,
-    )
-    command(run)(enriched_archive, storage_config, resolver, options, not no_create_table)
+    inputs = [own.pop(name) for name in INPUTS]
+    create_table = not own.pop("no_create_table")
+    options = LocalRun(**own, job_extra=extra, **known)
+    command(run)(*inputs, options, create_table)
 
 
 @task(help={"directory": "where to leave the sample configs and reports (default .demo/)"})

@@ -13,15 +13,37 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Callable, Dict
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Tuple
 
 from benchmarks.archives import ArchiveFacts, ArchiveSpec, write_archive
 from benchmarks.endpoint import Endpoint, fresh_table, write_storage_config
 from benchmarks.results import Row, Section, fmt, times
-from benchmarks.spark_run import JobRun, Runner, submit
+from benchmarks.spark_run import Runner, submit
 
 RUN_TABLE = "populator-runs"
 PRICE_PER_MILLION = 0.625  # on-demand writes, us-east-1 (see docs/reference)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One run of the job: its report and what the endpoint saw (PutItem on the manifest
+    table, run-manifest records excluded; items stored after it)."""
+
+    report: Dict[str, Any]
+    puts: int
+    stored: int
+
+
+# The details table: one row a measure, one column a pass.
+_TABLE: Tuple[Tuple[str, Callable[[Pass], Any]], ...] = (
+    ("lines read (job report)", lambda p: p.report["lines_read"]),
+    ("duplicates collapsed before writing", lambda p: p.report["duplicates_collapsed"]),
+    ("expired, skipped", lambda p: p.report["expired_skipped"]),
+    ("write requests (job report)", lambda p: p.report["writes"]["requests"]),
+    ("PutItem on the manifest table (endpoint)", lambda p: p.puts),
+    ("items stored (endpoint)", lambda p: p.stored),
+)
 
 
 def spec(events: int) -> ArchiveSpec:
@@ -52,39 +74,29 @@ def run(
         fresh_table(fake)
         config = write_storage_config(tmp)
         extra = ["--dynamodb-endpoint-url", fake.endpoint_url, "--run-manifest-table", RUN_TABLE]
-        jobs: Dict[str, JobRun] = {}
-        puts: Dict[str, int] = {}
-        stored: Dict[str, int] = {}
+        passes: Dict[str, Pass] = {}
         for name in ("first", "second"):
             before = _put_items(fake)
             log(f"  write amplification: {name} run over {events:,} lines")
-            jobs[name] = runner(facts.root, config, os.path.join(tmp, f"{name}.json"), extra)
-            if jobs[name].exit_code != 0:
-                raise RuntimeError(f"the {name} run failed: {jobs[name].report.get('errors')}")
-            recorded = len(jobs[name].report["runs"]["recorded"])
-            puts[name] = _put_items(fake) - before - recorded
-            stored[name] = fake.stored()
-    _describe(section, facts, jobs, puts, stored)
+            job = runner(facts.root, config, os.path.join(tmp, f"{name}.json"), extra)
+            if job.exit_code != 0:
+                raise RuntimeError(f"the {name} run failed: {job.report.get('errors')}")
+            recorded = len(job.report["runs"]["recorded"])
+            passes[name] = Pass(job.report, _put_items(fake) - before - recorded, fake.stored())
+    _describe(section, facts, passes["first"], passes["second"])
     return section
 
 
-def _describe(
-    section: Section,
-    facts: ArchiveFacts,
-    jobs: Dict[str, JobRun],
-    puts: Dict[str, int],
-    stored: Dict[str, int],
-) -> None:
-    first: Dict[str, Any] = jobs["first"].report
-    second: Dict[str, Any] = jobs["second"].report
-    keys = stored["first"]
-    ours = first["writes"]["requests"] / max(1, keys)
+def _describe(section: Section, facts: ArchiveFacts, first: Pass, second: Pass) -> None:
+    keys = first.stored
+    requests = first.report["writes"]["requests"]
+    ours = requests / max(1, keys)
     original = facts.lines / max(1, keys)
-    correct = keys == facts.stored_keys and puts["first"] == first["writes"]["requests"]
+    correct = keys == facts.stored_keys and first.puts == requests
     section.rows.append(
         Row(
             "5. Write requests per stored key, first run",
-            f"{fmt(first['writes']['requests'])} requests / {fmt(keys)} keys "
+            f"{fmt(requests)} requests / {fmt(keys)} keys "
             f"(original: {fmt(facts.lines)})",
             f"{ours:.2f}",
             "1.00",
@@ -93,15 +105,16 @@ def _describe(
             + ("" if correct else "; COUNTS DISAGREE, see details"),
         )
     )
+    again = second.report["writes"]["requests"]
+    skipped = second.report["runs"]["skipped"].get("already_recorded", [])
     section.rows.append(
         Row(
             "5. Write requests, second run with a run manifest",
-            f"{fmt(second['writes']['requests'])} (endpoint PutItem: {fmt(puts['second'])})",
-            f"{second['writes']['requests']}",
+            f"{fmt(again)} (endpoint PutItem: {fmt(second.puts)})",
+            f"{again}",
             "0",
-            second["writes"]["requests"] == 0 and puts["second"] == 0,
-            f"{len(second['runs']['skipped'].get('already_recorded', []))} runs skipped as "
-            "already recorded",
+            again == 0 and second.puts == 0,
+            f"{len(skipped)} runs skipped as already recorded",
         )
     )
     billion = 1e9
@@ -113,16 +126,10 @@ def _describe(
         "",
         "| | first run | second run |",
         "|---|---:|---:|",
-        f"| lines read (job report) | {fmt(first['lines_read'])} | {fmt(second['lines_read'])} |",
-        f"| duplicates collapsed before writing | {fmt(first['duplicates_collapsed'])} | "
-        f"{fmt(second['duplicates_collapsed'])} |",
-        f"| expired, skipped | {fmt(first['expired_skipped'])} | "
-        f"{fmt(second['expired_skipped'])} |",
-        f"| write requests (job report) | {fmt(first['writes']['requests'])} | "
-        f"{fmt(second['writes']['requests'])} |",
-        f"| PutItem on the manifest table (endpoint) | {fmt(puts['first'])} | "
-        f"{fmt(puts['second'])} |",
-        f"| items stored (endpoint) | {fmt(stored['first'])} | {fmt(stored['second'])} |",
+        *(
+            f"| {label} | {fmt(value(first))} | {fmt(value(second))} |"
+            for label, value in _TABLE
+        ),
         "",
         f"At this mix, a backfill of 1 billion lines costs {fmt(millions_ours)} M write "
         f"requests instead of {fmt(millions_original)} M (on-demand at ${PRICE_PER_MILLION}/M: "

@@ -15,21 +15,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from typing import Any, Callable, Dict
 
 from benchmarks.archives import ArchiveSpec, write_archive
 from benchmarks.endpoint import Endpoint, write_storage_config
 from benchmarks.results import Row, Section, fmt, percent
 from benchmarks.spark_run import Runner, submit
-from devkit.pipeline import (
-    BACKFILL_AGENT,
-    PIPELINE_AGENT,
-    Pipeline,
-    busiest_window,
-    puts_by,
-    sustained_rate,
-)
+from devkit.pipeline import beside_pipeline, busiest_window, sustained_rate
 from populator.core.manifest import EventsManifest
 
 CAPACITY = 40
@@ -47,28 +39,24 @@ def _one(
         EventsManifest(client, table).create(CAPACITY, CAPACITY)
     else:
         EventsManifest(client, table).create()
-    endpoint.reset()
-    endpoint.configure(write_capacity=CAPACITY)
-    pipeline = Pipeline(endpoint.endpoint_url, table, CAPACITY - BUDGET)
-    pipeline.start()
-    time.sleep(1.0)
     config = write_storage_config(tmp, table)
     extra = ["--dynamodb-endpoint-url", endpoint.endpoint_url, "--batches", "1"]
-    job = runner(root, config, os.path.join(tmp, f"{table}.json"), extra)
-    time.sleep(1.0)
-    pipeline.stop.set()
-    pipeline.join()
+    job, seen = beside_pipeline(
+        endpoint,
+        table,
+        CAPACITY,
+        CAPACITY - BUDGET,
+        lambda: runner(root, config, os.path.join(tmp, f"{table}.json"), extra),
+    )
     if job.exit_code != 0:
         raise RuntimeError(f"the budget run on {table} failed: {job.report.get('errors')}")
-    arrivals = endpoint.arrivals()
-    backfill = puts_by(arrivals, table, BACKFILL_AGENT)
     return {
         "job": job,
-        "sustained": sustained_rate(backfill),
-        "busiest": busiest_window(backfill, WINDOW) / WINDOW,
-        "backfill_puts": len(backfill),
-        "pipeline_puts": len(puts_by(arrivals, table, PIPELINE_AGENT)),
-        "pipeline_throttled": pipeline.throttled,
+        "sustained": sustained_rate(seen.backfill),
+        "busiest": busiest_window(seen.backfill, WINDOW) / WINDOW,
+        "backfill_puts": len(seen.backfill),
+        "pipeline_puts": len(seen.pipeline),
+        "pipeline_throttled": seen.pipeline_throttled,
     }
 
 

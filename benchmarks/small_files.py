@@ -88,17 +88,11 @@ def measure(events: int = 2000) -> Dict[str, float]:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        dict.fromkeys([root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
-    )
     import logging
 
     from moto.server import ThreadedMotoServer
-    from pyspark.sql import SparkSession
+
+    from devkit.spark import local_spark
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
@@ -107,15 +101,7 @@ def measure(events: int = 2000) -> Dict[str, float]:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("small-files-benchmark")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_spark("small-files-benchmark")
     try:
         with tempfile.TemporaryDirectory(prefix="small-files-") as scratch:
             one, many = write_archives(scratch, events)

@@ -106,6 +106,19 @@ def _inv(args: List[str], env: Dict[str, str]) -> int:
             raise
 
 
+def _moto_client(service: str, endpoint: str) -> Any:
+    """A boto3 client for the demo's own moto server (the same keys as the `inv` children)."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="demo",
+        aws_secret_access_key="demo",
+    )
+
+
 def demo(directory: str, runs: int = 5, events_per_run: int = 300) -> int:
     import logging
 
@@ -130,15 +143,7 @@ def demo(directory: str, runs: int = 5, events_per_run: int = 300) -> int:
         )
         env.pop("AWS_PROFILE", None)
         env.pop("AWS_SESSION_TOKEN", None)
-        import boto3
-
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id="demo",
-            aws_secret_access_key="demo",
-        )
+        s3 = _moto_client("s3", endpoint)
         _step(f"moto (S3 + DynamoDB) on {endpoint}; writing a sample archive")
         s3.create_bucket(Bucket=BUCKET)
         sample = realistic_archive(datetime.now(timezone.utc), runs, events_per_run)
@@ -176,13 +181,7 @@ def demo(directory: str, runs: int = 5, events_per_run: int = 300) -> int:
             raise JobFailed(f"the demo backfill failed (exit {first})")
 
         _step("A few stored items")
-        ddb = boto3.client(
-            "dynamodb",
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id="demo",
-            aws_secret_access_key="demo",
-        )
+        ddb = _moto_client("dynamodb", endpoint)
         for item in ddb.scan(TableName=TABLE, Limit=5)["Items"]:
             print(
                 "  eventId={eventId[S]}  fingerprint={fingerprint[S]}  etlTime={etlTime[N]}  "

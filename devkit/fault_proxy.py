@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from devkit.proxy_control import Arrival, ProxyControl, proxy_client
+
 # throttle: ThrottlingException; throughput: ProvisionedThroughputExceededException (both 400)
 FAULT_KINDS: Tuple[str, ...] = ("throttle", "throughput", "server_error", "drop", "slow")
 WRITE_OPERATIONS = frozenset({"PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem"})
@@ -89,17 +91,6 @@ class Settings:
         return replace(self, **changes).validated()
 
 
-@dataclass(frozen=True)
-class Arrival:
-    """One request as the proxy saw it; `outcome` is an HTTP status or the fault injected."""
-
-    at: float  # time.monotonic() of this process (the proxy's)
-    operation: str
-    table: str
-    agent: str
-    outcome: str
-
-
 @dataclass
 class _Bucket:
     rate: float
@@ -121,7 +112,7 @@ def _tables_and_units(operation: str, body: Dict[str, Any]) -> List[Tuple[str, i
     return [(str(body.get("TableName", "")), 1)]
 
 
-class FaultProxy:
+class FaultProxy(ProxyControl):
     """A thread-per-connection proxy on 127.0.0.1 forwarding DynamoDB's protocol to moto."""
 
     def __init__(self, upstream: str, port: int = 0, **settings: Any) -> None:
@@ -160,12 +151,6 @@ class FaultProxy:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     @property
     def port(self) -> int:
         assert self._server is not None, "start() the proxy first"
@@ -175,13 +160,10 @@ class FaultProxy:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self, **config: Any) -> Any:
-        return _client(self.endpoint_url, config)
-
     @staticmethod
     def client_for(endpoint_url: str, **config: Any) -> Any:
         """A boto3 DynamoDB client for a running proxy (botocore Config keywords)."""
-        return _client(endpoint_url, config)
+        return proxy_client(endpoint_url, **config)
 
     # -- control -----------------------------------------------------------------------------
     def configure(self, **changes: Any) -> Dict[str, Any]:
@@ -367,17 +349,3 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _handler(proxy: FaultProxy) -> type:
     return type("Handler", (_Handler,), {"proxy": proxy})
-
-
-def _client(endpoint_url: str, config: Dict[str, Any]) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(**config) if config else None,
-    )

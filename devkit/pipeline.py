@@ -1,7 +1,9 @@
 """The live pipeline's writer and the window arithmetic of the write-budget measurements.
 
 `Pipeline` stands for the shredder writing to the same events manifest while a backfill runs:
-a fixed rate of conditional writes of its own keys, no retries, throttles counted. Used by
+a fixed rate of conditional writes of its own keys, no retries, throttles counted.
+`beside_pipeline` is the whole measurement setup (a WCU limit at the proxy, the pipeline
+running before and after the backfill, each writer's PutItems as the proxy saw them). Used by
 tests/test_write_budget.py and benchmarks/budget.py.
 """
 
@@ -9,15 +11,17 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Iterable, List
+from dataclasses import dataclass
+from typing import Callable, Iterable, List, Tuple, TypeVar
 
 from botocore.exceptions import ClientError
 
-from devkit.fault_proxy import Arrival, FaultProxy
+from devkit.proxy_control import Arrival, ProxyControl, proxy_client
 from populator.core.manifest import build_put_request
 
 BACKFILL_AGENT = "snowplow-event-manifest-populator"  # the job's PutItem User-Agent
 PIPELINE_AGENT = "pipeline"
+T = TypeVar("T")
 
 
 class Pipeline(threading.Thread):
@@ -25,7 +29,7 @@ class Pipeline(threading.Thread):
 
     def __init__(self, endpoint: str, table: str, rate: float) -> None:
         super().__init__(daemon=True, name="pipeline-writer")
-        self.client = FaultProxy.client_for(
+        self.client = proxy_client(
             endpoint, retries={"total_max_attempts": 1}, user_agent_extra=PIPELINE_AGENT
         )
         self.table, self.interval = table, 1.0 / rate
@@ -71,3 +75,40 @@ def sustained_rate(arrivals: List[Arrival]) -> float:
         return 0.0
     times = [a.at for a in arrivals]
     return (len(times) - 1) / max(max(times) - min(times), 1e-9)
+
+
+@dataclass(frozen=True)
+class Contention:
+    """Each writer's PutItems on the shared table, as the proxy saw them arrive."""
+
+    backfill: List[Arrival]
+    pipeline: List[Arrival]
+    pipeline_throttled: int  # the pipeline's writes the proxy refused
+
+
+def beside_pipeline(
+    proxy: ProxyControl, table: str, capacity: float, rate: float, backfill: Callable[[], T]
+) -> Tuple[T, Contention]:
+    """Run `backfill` while a Pipeline puts `rate` writes/s into `table`, the proxy throttling
+    above `capacity` writes/s; `backfill`'s result and what reached the proxy.
+
+    The proxy's counters are reset first; the pipeline runs a second before and after.
+    """
+    proxy.reset()
+    proxy.configure(write_capacity=capacity)
+    pipeline = Pipeline(proxy.endpoint_url, table, rate)
+    pipeline.start()
+    try:
+        time.sleep(1.0)  # the pipeline is running when the backfill starts
+        result = backfill()
+        time.sleep(1.0)
+    finally:
+        pipeline.stop.set()
+        pipeline.join()
+    arrivals = proxy.arrivals()
+    seen = Contention(
+        puts_by(arrivals, table, BACKFILL_AGENT),
+        puts_by(arrivals, table, PIPELINE_AGENT),
+        pipeline.throttled,
+    )
+    return result, seen

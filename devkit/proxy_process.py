@@ -14,12 +14,13 @@ import subprocess
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from devkit.fault_proxy import Arrival, FaultProxy
+from devkit.fault_proxy import FaultProxy
+from devkit.proxy_control import Arrival, ProxyControl
 
 __all__ = ["ProxyProcess", "main"]
 
 
-class ProxyProcess:
+class ProxyProcess(ProxyControl):
     """A FaultProxy with its own moto server, in a child process (same control surface)."""
 
     def __init__(self, **settings: Any) -> None:
@@ -64,12 +65,6 @@ class ProxyProcess:
             self.process.wait()
         self.process = None
 
-    def __enter__(self) -> ProxyProcess:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     def _call(self, name: str, payload: Optional[Dict[str, Any]] = None) -> Any:
         host, port = self.endpoint_url.split("://", 1)[1].split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=30)
@@ -94,9 +89,6 @@ class ProxyProcess:
 
     def reset(self) -> None:
         self._call("reset")
-
-    def client(self, **config: Any) -> Any:
-        return FaultProxy.client_for(self.endpoint_url, **config)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -26,9 +26,8 @@ from populator.core.run_manifests import RunManifests, table_name_problem
 from populator.core.storage_config import StorageConfig
 from populator.core.write import budget as write_budget
 from populator.job import importer, sinks
-from populator.job.partitions import (
-    JobContext,
-)
+from populator.job.backfill import Backfill
+from populator.job.partitions import JobContext
 from populator.job.progress import JobProgress, start_progress
 from populator.job.read_phase import cause, read_archive
 from populator.job.write_phase import apply_budget, finish_budget, write_batches
@@ -166,37 +165,16 @@ def _run_job(options: JobOptions, spark: Any, log: Log, progress: JobProgress) -
         writer=options.writer,
         progress=progress.counters,
     )
-    if import_plan is not None:
-        failed_runs = importer.run(
-            spark,
-            import_plan,
-            todo,
-            options,
-            context,
-            storage.table,
-            report,
-            run_manifest,
-            (s3, dynamodb),
-            lambda: read_archive(spark, todo, options, context, report, log, progress),
-            log,
-            progress,
-        )
-    else:
+    if import_plan is None:
         context = apply_budget(spark, budget, context, report, log)
-        reduced, errors_by_run = read_archive(spark, todo, options, context, report, log, progress)
-        failed_runs = write_batches(
-            spark,
-            todo,
-            options,
-            context,
-            storage.table,
-            report,
-            run_manifest,
-            reduced,
-            errors_by_run,
-            log,
-            progress,
-        )
+    job = Backfill(
+        spark, todo, options, context, storage.table, report, run_manifest, log, progress
+    )
+    if import_plan is not None:
+        failed_runs = importer.run(job, import_plan, (s3, dynamodb), lambda: read_archive(job))
+    else:
+        reduced, errors_by_run = read_archive(job)
+        failed_runs = write_batches(job, reduced, errors_by_run)
         finish_budget(report)
     report["elapsed_seconds"] = round(time.monotonic() - started, 3)
     elapsed = max(report["elapsed_seconds"], 1e-6)

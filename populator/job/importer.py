@@ -36,6 +36,7 @@ from populator.core.import_table import (
 )
 from populator.core.manifest import EventsManifest, ManifestTableError
 from populator.core.retry import error_code
+from populator.job.backfill import Backfill
 
 Log = Callable[[str], None]
 REPORT_FIELDS = (
@@ -328,21 +329,15 @@ def new_marker(
 
 
 def run(
-    spark: Any,
+    job: Backfill,
     plan: ImportPlan,
-    runs: List[Any],
-    options: Any,
-    context: Any,
-    table: str,
-    report: Dict[str, Any],
-    run_manifest: Any,
     clients: Tuple[Any, Any],
     read: Callable[[], Tuple[Any, Dict[int, List[str]]]],
-    log: Log,
-    progress: Any = None,
 ) -> List[str]:
-    """Import `runs` into the new table `table`; return the failed run ids (`progress` shows
-    `importing` from staging to the import's end)."""
+    """Import `job.runs` into the new table `job.table`; return the failed run ids
+    (`job.progress` shows `importing` from staging to the import's end)."""
+    runs, table, report, run_manifest = job.runs, job.table, job.report, job.run_manifest
+    log, progress = job.log, job.progress
     s3, dynamodb = clients
     if not runs:
         log("populator: nothing to import")
@@ -359,14 +354,14 @@ def run(
         if progress is not None:
             progress.importing()  # staging the DynamoDB JSON files
         if reduced is None:
-            reduced = spark.sparkContext.parallelize([], 1)
+            reduced = job.spark.sparkContext.parallelize([], 1)
         try:
-            totals = stage(reduced, plan, context, report["valid_events"], s3)
+            totals = stage(reduced, plan, job.context, report["valid_events"], s3)
         finally:
             reduced.unpersist()
         record, not_recorded = [], []
         for index, run_ in enumerate(runs):
-            if index in errors_by_run and not options.accept_read_errors:
+            if index in errors_by_run and not job.options.accept_read_errors:
                 not_recorded.append(run_.run_id)
             else:
                 record.append(run_)

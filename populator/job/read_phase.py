@@ -8,44 +8,35 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Tuple
 
 from populator.core.archive import Run
-from populator.core.job_args import JobOptions
+from populator.job.backfill import Backfill
 from populator.job.partitions import (
     COUNT,
     READ_ERROR,
     FileTask,
-    JobContext,
     combine,
     counters_only,
     read_files,
     read_groups,
     write_partition_count,
 )
-from populator.job.progress import JobProgress
 
 Log = Callable[[str], None]
 
 
-def read_archive(
-    spark: Any,
-    runs: List[Run],
-    options: JobOptions,
-    context: JobContext,
-    report: Dict[str, Any],
-    log: Log,
-    progress: JobProgress,
-) -> Tuple[Any, Dict[int, List[str]]]:
+def read_archive(job: Backfill) -> Tuple[Any, Dict[int, List[str]]]:
     """The one reduce both methods share: (persisted reduced RDD or None, read errors by run);
     fills the report's read counters."""
+    runs, context, report = job.runs, job.context, job.report
     files = [
         FileTask(index, run.run_id, f.path, relative_path(f.path, run.uri), f.size)
         for index, run in enumerate(runs)
         for f in run.files
     ]
-    sc = spark.sparkContext
+    sc = job.spark.sparkContext
     reduced = None
     if files:
         total = sum(f.size for f in files)
-        partitions = options.partitions or write_partition_count(total, sc.defaultParallelism)
+        partitions = job.options.partitions or write_partition_count(total, sc.defaultParallelism)
         if context.task_write_rate is not None:  # at least one partition per write task
             partitions = max(partitions, report["write_budget"]["write_tasks"])
         groups = read_groups(files, sc.defaultParallelism)
@@ -62,9 +53,9 @@ def read_archive(
             raise RuntimeError(f"reading the archive failed: {cause(error)}") from None
     else:
         counters = []
-    progress.read_done()
+    job.progress.read_done()
 
-    errors_by_run = count_into_report(counters, runs, report, log)
+    errors_by_run = count_into_report(counters, runs, report, job.log)
     return reduced, errors_by_run
 
 

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Sequence
 
 from populator.core.archive import Run
-from populator.core.job_args import JobOptions
-from populator.core.run_manifests import RunManifests
 from populator.core.write import budget as write_budget
+from populator.job.backfill import Backfill
 from populator.job.partitions import JobContext, is_event, write_partition
-from populator.job.progress import JobProgress
 from populator.job.read_phase import cause
 
 Log = Callable[[str], None]
@@ -57,20 +55,11 @@ def finish_budget(report: Dict[str, Any]) -> None:
 
 
 
-def write_batches(
-    spark: Any,
-    runs: List[Run],
-    options: JobOptions,
-    context: JobContext,
-    table: str,
-    report: Dict[str, Any],
-    run_manifest: Optional[RunManifests],
-    reduced: Any,
-    errors_by_run: Dict[int, List[str]],
-    log: Log,
-    progress: JobProgress,
-) -> List[str]:
-    sc = spark.sparkContext
+def write_batches(job: Backfill, reduced: Any, errors_by_run: Dict[int, List[str]]) -> List[str]:
+    """Write `reduced` batch by batch of `job.runs`; return the failed run ids."""
+    runs, options, context, table = job.runs, job.options, job.context, job.table
+    report, run_manifest, log, progress = job.report, job.run_manifest, job.log, job.progress
+    sc = job.spark.sparkContext
     valid = report["valid_events"]
     failed_runs: List[str] = []
     distinct = 0

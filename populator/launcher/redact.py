@@ -6,7 +6,7 @@ to stop shipping credentials that way). ``secret_forms`` lists those spellings a
 ``Redactor`` replaces each of them with ``***``. Base64 is matched at all three byte
 alignments, so a secret inside a larger base64 blob is caught too.
 
-Runs on the EMR cluster as well: Python 3.9, standard library only.
+Standard library only, launcher side: the bundle does not ship it to the cluster.
 """
 
 from __future__ import annotations
