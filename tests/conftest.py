@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator
@@ -91,24 +90,12 @@ def bucket(s3, unique_name) -> str:
 @pytest.fixture(scope="session")
 def spark(moto_endpoint: str):
     """One local Spark session for the whole run (starting one costs ~4 s)."""
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-    paths = [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    from pyspark.sql import SparkSession
+    from devkit.spark import local_spark
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("populator-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "4")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
+    session = local_spark(
+        "populator-tests",
+        {"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "4"},
     )
-    session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
 

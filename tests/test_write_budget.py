@@ -13,7 +13,6 @@ default budget) behind the same limit throttles the pipeline.
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List
@@ -22,14 +21,7 @@ import pytest
 
 from devkit.fault_proxy import FaultProxy
 from devkit.jobs import dump_table, job_args, storage_config, write_json
-from devkit.pipeline import (
-    BACKFILL_AGENT,
-    PIPELINE_AGENT,
-    Pipeline,
-    busiest_window,
-    puts_by,
-    sustained_rate,
-)
+from devkit.pipeline import beside_pipeline, busiest_window, sustained_rate
 from devkit.sample_archive import realistic_archive, write_to_dir
 from populator.core.manifest import EventsManifest
 from populator.core.write.budget import (
@@ -100,27 +92,24 @@ def test_task_pacer_spaces_requests_across_threads() -> None:
 def backfill_with_pipeline(
     spark: Any, proxy: FaultProxy, tmp_path: Path, table: str, root: str
 ) -> Dict[str, Any]:
-    proxy.reset()
-    proxy.configure(write_capacity=CAPACITY)
-    pipeline = Pipeline(proxy.endpoint_url, table, CAPACITY - BUDGET)
-    pipeline.start()
-    time.sleep(1.0)  # the pipeline is running when the backfill starts
     config = write_json(tmp_path / f"{table}.json", storage_config(table))
     report_path = tmp_path / f"{table}-report.json"
     # One batch: each batch boundary is a Spark stage start, a pause of the writes that says
     # nothing about the pacing measured here.
     args = job_args(root, config, "--dynamodb-endpoint-url", proxy.endpoint_url, "--batches", "1")
-    code = main([*args, "--report", str(report_path)], spark)
-    time.sleep(1.0)
-    pipeline.stop.set()
-    pipeline.join()
-    puts = [a for a in proxy.arrivals() if a.operation == "PutItem" and a.table == table]
+    code, seen = beside_pipeline(
+        proxy,
+        table,
+        CAPACITY,
+        CAPACITY - BUDGET,
+        lambda: main([*args, "--report", str(report_path)], spark),
+    )
     return {
         "code": code,
         "report": json.loads(report_path.read_text()),
-        "backfill": puts_by(puts, table, BACKFILL_AGENT),
-        "pipeline": puts_by(puts, table, PIPELINE_AGENT),
-        "pipeline_throttled": pipeline.throttled,
+        "backfill": seen.backfill,
+        "pipeline": seen.pipeline,
+        "pipeline_throttled": seen.pipeline_throttled,
     }
 
 
