@@ -179,7 +179,7 @@ class ServerlessTarget:
                     log=log if follower is None else follower.wrap_log(log),
                     clock=self.clock,
                     sleep=self.sleep,
-                    on_poll=(lambda: None) if follower is None else follower.poll,
+                    on_poll=None if follower is None else follower.poll,
                 )
             )
         finally:
