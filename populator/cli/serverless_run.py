@@ -9,8 +9,8 @@ Flags of the other target (`--cluster-id`, `--instance-type`, …) are refused, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, Dict, List, Optional
+from dataclasses import fields
+from typing import Any, Dict, Optional
 
 from populator.cli.common import eprint, notice
 from populator.cli.emr_result import Result, concluded
@@ -33,34 +33,9 @@ from populator.launcher.targets.emr.request import (
     DEFAULT_INSTANCE_TYPE,
     DEFAULT_SERVICE_ROLE,
 )
+from populator.launcher.targets.serverless.options import ServerlessFlags
 
 __all__ = ["ServerlessFlags", "run_on_serverless"]
-
-
-@dataclass(frozen=True)
-class ServerlessFlags:
-    """`inv run_emr`'s EMR Serverless flags as typed (checked in the serverless options)."""
-
-    application_id: Optional[str] = None
-    serverless: bool = False
-    execution_role_arn: Optional[str] = None
-    job_run_id: Optional[str] = None
-    image_uri: Optional[str] = None
-    environment_archive: Optional[str] = None
-    execution_timeout: Any = None
-
-    @property
-    def chosen(self) -> bool:
-        """The backfill runs on EMR Serverless (else: on an EMR cluster)."""
-        return bool(self.application_id or self.serverless)
-
-    def given(self) -> List[str]:
-        """The flags the user gave, as typed on the command line."""
-        return [
-            "--" + f.name.replace("_", "-")
-            for f in fields(self)
-            if getattr(self, f.name) not in (None, False)
-        ]
 
 
 # EMR-cluster-only options and their defaults: given with a Serverless target they are refused.
@@ -105,40 +80,12 @@ def check_combination(options: EmrOptions, flags: ServerlessFlags) -> None:
 
 def serverless_options(options: EmrOptions, flags: ServerlessFlags) -> Any:
     """The ServerlessOptions of this command line (the shared flags taken as they are)."""
+    from populator.launcher.targets.common.options import shared_values
     from populator.launcher.targets.serverless import ServerlessOptions
 
+    own = {f.name: getattr(flags, f.name) for f in fields(ServerlessFlags)}
     idle = {} if options.idle_timeout is None else {"idle_timeout": options.idle_timeout}
-    return ServerlessOptions(
-        application_id=flags.application_id,
-        serverless=flags.serverless,
-        execution_role_arn=flags.execution_role_arn,
-        release_label=options.release_label,
-        image_uri=flags.image_uri,
-        environment_archive=flags.environment_archive,
-        job_run_id=flags.job_run_id,
-        execution_timeout=flags.execution_timeout,
-        log_path=options.log_path,
-        assets=options.assets,
-        region=options.region,
-        profile=options.profile,
-        kms_key_id=options.kms_key_id,
-        tags=tuple(options.tags or ()),
-        run_manifest_table=options.run_manifest_table,
-        bad_rows=options.bad_rows,
-        include_expired=options.include_expired,
-        in_flight=options.in_flight,
-        accept_read_errors=options.accept_read_errors,
-        create_table=options.create_table,
-        wait=options.wait,
-        timeout=options.timeout,
-        poll_interval=options.poll_interval,
-        log_wait=options.log_wait,
-        force=options.force,
-        dry_run=options.dry_run,
-        json=options.json,
-        job_extra=dict(options.job_extra),
-        **idle,
-    )
+    return ServerlessOptions(**shared_values(options), **own, **idle)
 
 
 def run_on_serverless(

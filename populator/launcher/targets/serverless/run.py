@@ -9,6 +9,7 @@ UserError (exit 2) before any AWS call. Ctrl-C/SIGTERM after submission cancels 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Callable, Optional
 
 from populator.core import aws
@@ -136,12 +137,9 @@ def _follow(target: ServerlessTarget, handle: Handle, base: Optional[dict] = Non
 
 
 def _merge(outcome: Outcome, details: dict, actions: Optional[list] = None) -> Outcome:
-    return Outcome(
-        state=outcome.state,
-        exit_code=outcome.exit_code,
-        elapsed=outcome.elapsed,
-        cause=outcome.cause,
-        ids=outcome.ids,
+    """The watch's Outcome with the run's details (the watch's own win) and the actions."""
+    return replace(
+        outcome,
         actions=tuple(outcome.actions if actions is None else actions),
         details={**details, **outcome.details},
     )
