@@ -3,7 +3,7 @@ go, the job's command line from the shared options, and the tags the compute car
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Tuple
 
 import populator
 from populator.core.archive import format_run_id
@@ -23,13 +23,21 @@ from populator.launcher.targets.common.request import (
     tag_value,
 )
 
-__all__ = ["backfill_tags", "job_argv", "locations", "report_location"]
+__all__ = ["backfill_tags", "job_argv", "locations", "report_location", "upload_rows"]
 
 
 def locations(archive: S3Uri, checked: RemoteChecked) -> Tuple[S3Uri, S3Uri]:
     """(log URI, assets): defaults under `populator/` in the archive bucket; --assets defaults
     to a `populator-assets/` folder beside --log-path when that is given (common.region)."""
     return default_locations(archive, checked.log_path, checked.assets)
+
+
+def upload_rows(uploads: Iterable[Any], assets: S3Uri) -> List[Dict[str, Any]]:
+    """A plan's uploads (bundle Artifacts) as `--dry-run` says them and `--json` lists them."""
+    return [
+        {"role": a.role, "uri": a.uri(assets), "bytes": len(a.body), "sha256": a.shown_sha256}
+        for a in uploads
+    ]
 
 
 def report_location(assets: S3Uri, digest: str) -> str:

@@ -15,7 +15,6 @@ from populator.core.location import has_s3_scheme
 from populator.launcher.configs import REGION_RE, TABLE_RE
 from populator.launcher.targets.base import job_fields
 from populator.launcher.targets.common import options as common
-from populator.launcher.targets.common.plan import locations
 from populator.launcher.targets.emr.request import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_INSTANCE_COUNT,
@@ -23,8 +22,6 @@ from populator.launcher.targets.emr.request import (
     DEFAULT_INSTANCE_TYPE,
     DEFAULT_SERVICE_ROLE,
 )
-
-__all__ = ["EMR_JOB_FIELDS", "Checked", "EmrOptions", "check_options", "locations"]
 
 INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z0-9]+$")
 CLUSTER_ID_RE = re.compile(r"^j-[0-9A-Z]{1,64}$")

@@ -11,9 +11,14 @@ from typing import Any, Dict, Tuple
 from populator.core.location import parse_s3_uri
 from populator.launcher.bundle import Bundle
 from populator.launcher.inputs import Inputs
-from populator.launcher.targets.common.plan import backfill_tags, job_argv, report_location
+from populator.launcher.targets.common.plan import (
+    backfill_tags,
+    job_argv,
+    locations,
+    report_location,
+)
 from populator.launcher.targets.common.request import TOOL_NAME, step_name, with_digest
-from populator.launcher.targets.emr.options import Checked, EmrOptions, locations
+from populator.launcher.targets.emr.options import Checked, EmrOptions
 from populator.launcher.targets.emr.request import (
     ClusterSpec,
     build_add_steps,
