@@ -55,11 +55,11 @@ class Poller:
 
     def remaining(self) -> Optional[float]:
         """Seconds left before `timeout` or `deadline` (None: wait for the end)."""
-        left = [
-            limit - now
-            for limit, now in ((self.timeout, self.elapsed()), (self.deadline, self.clock()))
-            if limit is not None
-        ]
+        left = []
+        if self.timeout is not None:
+            left.append(self.timeout - self.elapsed())
+        if self.deadline is not None:
+            left.append(self.deadline - self.clock())
         return min(left) if left else None
 
 

@@ -36,7 +36,7 @@ __all__ = ["DEFAULT_POLL_INTERVAL", "JobRunWatch", "wait_for_job_run"]
 
 @dataclass
 class JobRunWatch(Poller):
-    """One job run to follow (its `deadline` is a `clock()` time: the target's)."""
+    """One job run to follow (the target gives it a `deadline`, a `clock()` time)."""
 
     es: Any
     application_id: str
