@@ -34,40 +34,47 @@ from populator.launcher.targets.emr.wait import (
 
 @dataclass
 class Result:
-    """The one object `--json` prints at the end, whatever happened."""
+    """The one object `--json` prints at the end, whatever happened: the target-neutral keys
+    (the same in every target's --json), then EMR's and EMR Serverless' own (None elsewhere)."""
 
+    # how it ended (every target's); its ids are also keys of their own (ID_KEYS)
     exit_code: int = 0
     state: Optional[str] = None
-    cluster_id: Optional[str] = None
-    step_id: Optional[str] = None
-    region: Optional[str] = None
-    console_url: Optional[str] = None
-    started_cluster: Optional[bool] = None
-    reused: bool = False
-    request_digest: Optional[str] = None
-    log_uri: Optional[str] = None
-    report: Optional[str] = None
-    elapsed_seconds: Optional[float] = None
-    cluster_state: Optional[str] = None
-    cluster_reason: Optional[str] = None
-    cause: Optional[str] = None
     error: Optional[str] = None
-    dry_run: bool = False
-    operation: Optional[str] = None
-    request: Optional[Dict[str, Any]] = None
-    uploads: List[Dict[str, Any]] = field(default_factory=list)
-    job_report: Optional[Dict[str, Any]] = None  # the job's JSON report, read back after --wait
+    cause: Optional[str] = None
+    elapsed_seconds: Optional[float] = None
     actions: List[str] = field(default_factory=list)  # what a cancel or clean-up did, in words
-    method: Optional[Dict[str, Any]] = None  # --method resolved: requested, method, reason
-    write_budget: Optional[Dict[str, Any]] = None  # the job report's write_budget section
-    progress: Optional[Dict[str, Any]] = None  # the last progress object seen by --wait
-    # target-neutral (the same keys in every target's --json): where it ran, and its ids
+    dry_run: bool = False
     target: str = "emr"
     ids: Dict[str, str] = field(default_factory=dict)
-    # EMR Serverless (target "serverless"; None on a cluster)
-    application_id: Optional[str] = None
-    job_run_id: Optional[str] = None
+    # the plan: what was (or, in a dry run, would be) sent and uploaded, and where
+    operation: Optional[str] = None
+    request: Optional[Dict[str, Any]] = None
+    request_digest: Optional[str] = None
+    uploads: List[Dict[str, Any]] = field(default_factory=list)
+    region: Optional[str] = None
+    log_uri: Optional[str] = None
+    report: Optional[str] = None
+    method: Optional[Dict[str, Any]] = None  # --method resolved: requested, method, reason
+    # what following it found
+    job_report: Optional[Dict[str, Any]] = None  # the job's JSON report, read back after --wait
+    write_budget: Optional[Dict[str, Any]] = None  # the job report's write_budget section
+    progress: Optional[Dict[str, Any]] = None  # the last progress object seen by --wait
+    reused: bool = False  # an identical backfill was already running: it was followed
+    # EMR's (target "emr")
+    console_url: Optional[str] = None
+    started_cluster: Optional[bool] = None
+    cluster_state: Optional[str] = None
+    cluster_reason: Optional[str] = None
+    # EMR Serverless' (target "serverless")
     created_application: Optional[bool] = None
+
+    def as_json(self) -> Dict[str, Any]:
+        return {**asdict(self), **{key: self.ids.get(key) for key in ID_KEYS}}
+
+
+# The targets' ids, each a key of the --json object: EMR's, then EMR Serverless'.
+ID_KEYS = ("cluster_id", "step_id", "application_id", "job_run_id")
 
 
 def _say(options: EmrOptions, message: str) -> None:
@@ -77,8 +84,7 @@ def _say(options: EmrOptions, message: str) -> None:
 
 def emit(result: Result, options: EmrOptions) -> None:
     if options.json:
-        print(json.dumps(asdict(result), sort_keys=True), flush=True)
-
+        print(json.dumps(result.as_json(), sort_keys=True), flush=True)
 
 
 def concluded(
@@ -112,6 +118,7 @@ def concluded(
     if result.exit_code == EXIT_STILL_RUNNING:
         raise Exit(code=EXIT_STILL_RUNNING)
     return result.exit_code
+
 
 def _report_summary(report: Dict[str, Any], uri: Optional[str]) -> Optional[str]:
     from populator.core.report import summary

@@ -18,7 +18,6 @@ Re-attach to a submitted step: `--cluster-id J --step-id S` (implies --wait).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any, Optional, Sequence
 
 from populator.cli.common import eprint, notice
@@ -32,18 +31,12 @@ from populator.core.errors import (
     UserError,
     aws_user_error,
 )
-from populator.core.location import parse_s3_uri
 from populator.launcher.bundle import BundleError, build_bundle
 from populator.launcher.inputs import validate_inputs
-from populator.launcher.method import default_import_prefix
-from populator.launcher.method_choice import (
-    describe_manifest_table,
-    method_job_extra,
-    resolve_method,
-    unfinished_import_marker,
-)
 from populator.launcher.signals import Signals, Terminated, interrupt_name
 from populator.launcher.targets.base import Handle
+from populator.launcher.targets.common.method import resolve_remote_method
+from populator.launcher.targets.common.plan import upload_rows
 from populator.launcher.targets.common.report import (
     FetchedReport,
     fetch_report,
@@ -65,7 +58,6 @@ from populator.launcher.targets.emr.options import (
     Checked,
     EmrOptions,
     check_options,
-    locations,
 )
 from populator.launcher.targets.emr.plan import plan_request
 from populator.launcher.targets.emr.submit import (
@@ -167,10 +159,7 @@ def _launch(
     assets = plan.extra["assets"]
     result.operation, result.request_digest = plan.operation, plan.digest
     result.report, result.log_uri = plan.report_uri, plan.extra["log_uri"]
-    result.uploads = [
-        {"role": a.role, "uri": a.uri(assets), "bytes": len(a.body), "sha256": a.shown_sha256}
-        for a in plan.uploads
-    ]
+    result.uploads = upload_rows(plan.uploads, assets)
     if options.dry_run:
         result.region = options.region
         shown = redact_request(plan.request, inputs.storage.secrets())
@@ -195,27 +184,11 @@ def _resolve_method(
     inputs: Any, options: EmrOptions, checked: Checked, result: Result
 ) -> EmrOptions:
     """`--method auto|write|import` resolved before anything starts (DescribeTable, short
-    budget); the import's staged files default to `<assets>/import/`."""
-    _, assets = locations(parse_s3_uri(inputs.archive), checked)
-    prefix = options.job_extra.get("import_prefix") or default_import_prefix(assets.uri)
-
-    def unfinished() -> Optional[str]:
-        with aws.preflight():
-            session = aws.session(options.profile, options.region)
-            s3 = session.client("s3", config=aws.client_config())
-            return unfinished_import_marker(s3, str(prefix), inputs, options.include_expired)
-
-    choice = resolve_method(
-        options.job_extra.get("method"),
-        lambda: describe_manifest_table(inputs.storage, profile=options.profile),
-        options.create_table,
-        dry_run=options.dry_run,
-        unfinished_import=unfinished,
-    )
+    budget): said, in the --json result, and in the job's flags (targets/common/method.py)."""
+    choice, options = resolve_remote_method(inputs, options, checked)
     eprint(choice.line())
     result.method = choice.as_json()
-    extra = method_job_extra(options.job_extra, choice.method, default_import_prefix(assets.uri))
-    return replace(options, job_extra=extra)
+    return options
 
 
 def _attach(
@@ -266,7 +239,6 @@ def _follow(
 ) -> None:
     submission: Submission = handle.extra["submission"]
     region = str(handle.region)
-    result.cluster_id, result.step_id = submission.cluster_id, submission.step_id
     result.ids = dict(handle.ids)
     result.started_cluster, result.reused = submission.started_cluster, submission.reused
     result.console_url = console_url(submission.cluster_id, region)

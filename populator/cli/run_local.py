@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Mapping, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Dict, List, Optional
 from urllib.parse import urlsplit
 
 from populator.cli.common import (
@@ -31,6 +31,7 @@ from populator.launcher.method_choice import (
     resolve_method,
     unfinished_import_marker,
 )
+from populator.launcher.targets.base import LaunchOptions, job_fields
 from populator.launcher.targets.local import (
     LocalArgs,
     LocalTarget,
@@ -60,33 +61,17 @@ MEMORY_RE = re.compile(r"^[1-9][0-9]*[kmgt]?b?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
-class LocalRun:
+class LocalRun(LaunchOptions):
+    """`inv run_local`'s options as typed (`check_local_options` checks them)."""
+
     master: str = "local[*]"
-    since: Optional[str] = None
-    run_manifest_table: Optional[str] = None
     report: Optional[str] = None
-    bad_rows: Optional[str] = None
-    in_flight: Any = None
-    include_expired: bool = False
     endpoint_url: Optional[str] = None
-    accept_read_errors: bool = False
     driver_memory: str = "2g"
-    dry_run: bool = False
-    json: bool = False
-    job_extra: Mapping[str, Any] = field(default_factory=dict)  # further job flags (job_args)
 
 
 # The job flags LocalRun has fields for; flags added to core.job_args later go in job_extra.
-LOCAL_JOB_FIELDS = (
-    "since",
-    "run_manifest_table",
-    "report",
-    "bad_rows",
-    "in_flight",
-    "include_expired",
-    "endpoint_url",
-    "accept_read_errors",
-)
+LOCAL_JOB_FIELDS = job_fields(LocalRun)
 
 
 def check_endpoint_url(url: Optional[str], flag: str = "--endpoint-url") -> None:

@@ -9,8 +9,8 @@ Flags of the other target (`--cluster-id`, `--instance-type`, …) are refused, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, Dict, List, Optional
+from dataclasses import fields
+from typing import Any, Dict, Optional, Tuple
 
 from populator.cli.common import eprint, notice
 from populator.cli.emr_result import Result, concluded
@@ -33,34 +33,9 @@ from populator.launcher.targets.emr.request import (
     DEFAULT_INSTANCE_TYPE,
     DEFAULT_SERVICE_ROLE,
 )
+from populator.launcher.targets.serverless.options import ServerlessFlags
 
 __all__ = ["ServerlessFlags", "run_on_serverless"]
-
-
-@dataclass(frozen=True)
-class ServerlessFlags:
-    """`inv run_emr`'s EMR Serverless flags as typed (checked in the serverless options)."""
-
-    application_id: Optional[str] = None
-    serverless: bool = False
-    execution_role_arn: Optional[str] = None
-    job_run_id: Optional[str] = None
-    image_uri: Optional[str] = None
-    environment_archive: Optional[str] = None
-    execution_timeout: Any = None
-
-    @property
-    def chosen(self) -> bool:
-        """The backfill runs on EMR Serverless (else: on an EMR cluster)."""
-        return bool(self.application_id or self.serverless)
-
-    def given(self) -> List[str]:
-        """The flags the user gave, as typed on the command line."""
-        return [
-            "--" + f.name.replace("_", "-")
-            for f in fields(self)
-            if getattr(self, f.name) not in (None, False)
-        ]
 
 
 # EMR-cluster-only options and their defaults: given with a Serverless target they are refused.
@@ -105,40 +80,12 @@ def check_combination(options: EmrOptions, flags: ServerlessFlags) -> None:
 
 def serverless_options(options: EmrOptions, flags: ServerlessFlags) -> Any:
     """The ServerlessOptions of this command line (the shared flags taken as they are)."""
+    from populator.launcher.targets.common.options import shared_values
     from populator.launcher.targets.serverless import ServerlessOptions
 
+    own = {f.name: getattr(flags, f.name) for f in fields(ServerlessFlags)}
     idle = {} if options.idle_timeout is None else {"idle_timeout": options.idle_timeout}
-    return ServerlessOptions(
-        application_id=flags.application_id,
-        serverless=flags.serverless,
-        execution_role_arn=flags.execution_role_arn,
-        release_label=options.release_label,
-        image_uri=flags.image_uri,
-        environment_archive=flags.environment_archive,
-        job_run_id=flags.job_run_id,
-        execution_timeout=flags.execution_timeout,
-        log_path=options.log_path,
-        assets=options.assets,
-        region=options.region,
-        profile=options.profile,
-        kms_key_id=options.kms_key_id,
-        tags=tuple(options.tags or ()),
-        run_manifest_table=options.run_manifest_table,
-        bad_rows=options.bad_rows,
-        include_expired=options.include_expired,
-        in_flight=options.in_flight,
-        accept_read_errors=options.accept_read_errors,
-        create_table=options.create_table,
-        wait=options.wait,
-        timeout=options.timeout,
-        poll_interval=options.poll_interval,
-        log_wait=options.log_wait,
-        force=options.force,
-        dry_run=options.dry_run,
-        json=options.json,
-        job_extra=dict(options.job_extra),
-        **idle,
-    )
+    return ServerlessOptions(**shared_values(options), **own, **idle)
 
 
 def run_on_serverless(
@@ -155,7 +102,8 @@ def run_on_serverless(
     def body() -> None:
         with Signals():
             try:
-                outcome = _run(enriched_archive, storage_config, resolver, options, flags)
+                positionals = (enriched_archive, storage_config, resolver)
+                outcome = _run(positionals, options, flags, result)
             except (KeyboardInterrupt, Terminated) as interrupt:
                 raise Cancelled(
                     f"{interrupt_name(interrupt)}: stopped before anything was submitted to EMR "
@@ -174,14 +122,14 @@ def _user_error(error: BaseException) -> Any:
 
 
 def _run(
-    enriched_archive: Optional[str],
-    storage_config: Optional[str],
-    resolver: Optional[str],
+    positionals: Tuple[Optional[str], Optional[str], Optional[str]],
     options: EmrOptions,
     flags: ServerlessFlags,
+    result: Result,
 ) -> Outcome:
     from populator.launcher.bundle import build_bundle
     from populator.launcher.inputs import validate_inputs
+    from populator.launcher.targets.common.method import resolve_remote_method
     from populator.launcher.targets.serverless import run_serverless
     from populator.launcher.targets.serverless.options import check_options
 
@@ -189,16 +137,16 @@ def _run(
     chosen = serverless_options(options, flags)
     if flags.job_run_id:
         check_options(chosen)
-        if any((enriched_archive, storage_config, resolver)):
+        if any(positionals):
             notice(
                 "re-attaching to a submitted job run: "
                 "ENRICHED_ARCHIVE, STORAGE_CONFIG and RESOLVER are not used"
             )
         return run_serverless(None, None, chosen, eprint)  # type: ignore[arg-type]
-    inputs = validate_inputs(
-        enriched_archive, storage_config, resolver, options.since, local_archive_ok=False
-    )
-    check_options(chosen)
+    inputs = validate_inputs(*positionals, options.since, local_archive_ok=False)
+    choice, chosen = resolve_remote_method(inputs, chosen, check_options(chosen))
+    eprint(choice.line())
+    result.method = choice.as_json()
     bundle = build_bundle(inputs.storage)
     return run_serverless(inputs, bundle, chosen, eprint, out=_print)
 
@@ -207,33 +155,39 @@ def _print(text: str) -> None:
     print(text, flush=True)
 
 
+# The Result fields an Outcome's details hold under the same name (as they are).
+_FROM_DETAILS = (
+    "region",
+    "request_digest",
+    "log_uri",
+    "report",
+    "created_application",
+    "job_report",
+    "progress",
+    "operation",
+    "request",
+)
+
+
 def fill(result: Result, outcome: Outcome) -> None:
     """The Outcome in the Result's fields (the same `--json` keys as for a cluster)."""
     details: Dict[str, Any] = outcome.details
     result.state, result.exit_code = outcome.state, outcome.exit_code
     result.elapsed_seconds = round(outcome.elapsed, 1)
     result.ids = dict(outcome.ids)
-    result.application_id = outcome.ids.get("application_id")
-    result.job_run_id = outcome.ids.get("job_run_id")
-    result.region = details.get("region")
-    result.request_digest = details.get("request_digest")
-    result.log_uri = details.get("log_uri")
-    result.report = details.get("report")
+    for key in _FROM_DETAILS:
+        setattr(result, key, details.get(key))
     result.reused = bool(details.get("reused"))
-    result.created_application = details.get("created_application")
-    result.job_report = details.get("job_report")
-    result.progress = details.get("progress")
-    result.operation = details.get("operation")
-    result.request = details.get("request")
     result.uploads = list(details.get("uploads") or [])
     result.cause = outcome.cause
     result.actions = list(outcome.actions)
     if outcome.exit_code == EXIT_CANCELLED:
         result.cause = "; ".join(outcome.actions) or None
-    if outcome.exit_code == EXIT_STILL_RUNNING and result.application_id and result.job_run_id:
+    app, run = outcome.ids.get("application_id"), outcome.ids.get("job_run_id")
+    if outcome.exit_code == EXIT_STILL_RUNNING and app and run:
         from populator.launcher.targets.serverless.target import reattach_command
 
-        again = reattach_command(result.application_id, result.job_run_id, str(result.region))
+        again = reattach_command(app, run, str(result.region))
         result.error = f"still running at --timeout; it goes on; re-attach with: {again}"
 
 

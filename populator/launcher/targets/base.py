@@ -14,10 +14,36 @@ Lifecycle, as `populator.cli` drives it:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
+
+from populator.core.job_args import FLAGS
 
 Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """What every launching task takes: the job flags it has fields for (`job_fields`), every
+    other job flag in `job_extra` (by dest), `--dry-run` and `--json`. As typed: each target
+    checks them (a number may still be a string)."""
+
+    since: Optional[str] = None
+    run_manifest_table: Optional[str] = None
+    bad_rows: Optional[str] = None
+    in_flight: Any = None
+    include_expired: bool = False
+    accept_read_errors: bool = False
+    dry_run: bool = False
+    json: bool = False
+    job_extra: Mapping[str, Any] = field(default_factory=dict)  # further job flags (job_args)
+
+
+def job_fields(options_class: type) -> Tuple[str, ...]:
+    """The job flags (core.job_args.FLAGS dests) an options dataclass has fields for; the
+    task sends every other job flag in `job_extra`, so a flag added later needs no field."""
+    dests = {flag.dest for flag in FLAGS}
+    return tuple(f.name for f in fields(options_class) if f.name in dests)
 
 
 @dataclass(frozen=True)

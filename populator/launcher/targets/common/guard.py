@@ -3,9 +3,26 @@ serverless/submit.py: each searches what it can start for the tags of common/req
 
 from __future__ import annotations
 
-from populator.core.errors import UserError
+from typing import Mapping
 
-__all__ = ["DuplicateBackfill"]
+from populator.core.errors import UserError
+from populator.launcher.targets.common.request import (
+    TAG_TABLE,
+    TAG_TABLE_REGION,
+    TAG_TOOL,
+    TOOL_NAME,
+)
+
+__all__ = ["DuplicateBackfill", "backfills"]
+
+
+def backfills(tags: Mapping[str, str], table: str, table_region: str) -> bool:
+    """These tags (a cluster's, a job run's) say: this tool's backfill of that table."""
+    return (
+        tags.get(TAG_TOOL) == TOOL_NAME
+        and tags.get(TAG_TABLE) == table
+        and tags.get(TAG_TABLE_REGION) == table_region
+    )
 
 
 class DuplicateBackfill(UserError):

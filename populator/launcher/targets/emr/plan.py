@@ -8,26 +8,17 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-import populator
-from populator.core.archive import format_run_id
 from populator.core.location import parse_s3_uri
 from populator.launcher.bundle import Bundle
 from populator.launcher.inputs import Inputs
-from populator.launcher.targets.common.request import (
-    TAG_ARCHIVE,
-    TAG_DIGEST,
-    TAG_TABLE,
-    TAG_TABLE_REGION,
-    TAG_TOOL,
-    TAG_VERSION,
-    TOOL_NAME,
-    JobArgs,
-    build_job_args,
-    step_name,
-    tag_value,
-    with_digest,
+from populator.launcher.targets.common.plan import (
+    backfill_tags,
+    job_argv,
+    locations,
+    report_location,
 )
-from populator.launcher.targets.emr.options import Checked, EmrOptions, locations
+from populator.launcher.targets.common.request import TOOL_NAME, step_name, with_digest
+from populator.launcher.targets.emr.options import Checked, EmrOptions
 from populator.launcher.targets.emr.request import (
     ClusterSpec,
     build_add_steps,
@@ -53,21 +44,8 @@ def plan_request(
     action = "CONTINUE" if on_existing else "TERMINATE_CLUSTER"
 
     def build(digest: str) -> Dict[str, Any]:
-        report = f"{assets.uri}reports/backfill-{digest}.json"
-        args = build_job_args(
-            JobArgs(
-                enriched_archive=inputs.archive,
-                storage_config_uri=bundle.storage_config.uri(assets),
-                since=None if inputs.since is None else format_run_id(inputs.since),
-                run_manifest_table=options.run_manifest_table,
-                report_uri=report,
-                bad_rows_uri=checked.bad_rows,
-                in_flight=checked.in_flight,
-                include_expired=options.include_expired,
-                accept_read_errors=options.accept_read_errors,
-                extra=options.job_extra,
-            )
-        )
+        config = bundle.storage_config.uri(assets)
+        args = job_argv(inputs, options, checked, config, report_location(assets, digest))
         name = step_name(storage.table, digest)
         if options.jar is not None and options.jar.endswith(".jar"):
             step = build_jar_step(name, options.jar, args, action)
@@ -80,15 +58,6 @@ def plan_request(
             )
         if on_existing:
             return build_add_steps(str(options.cluster_id), [step])
-        tags = [
-            (TAG_TOOL, TOOL_NAME),
-            (TAG_VERSION, populator.__version__),
-            (TAG_ARCHIVE, tag_value(inputs.archive)),
-            (TAG_TABLE, storage.table),
-            (TAG_TABLE_REGION, storage.region),
-            (TAG_DIGEST, digest),
-            *checked.tags,
-        ]
         spec = ClusterSpec(
             name=f"{TOOL_NAME}: {storage.table}",
             log_uri=log_uri.uri,
@@ -101,10 +70,10 @@ def plan_request(
             subnet_id=options.subnet_id,
             idle_timeout=checked.idle_timeout,
             bootstrap_uri=bundle.bootstrap.uri(assets),
-            tags=tuple(tags),
+            tags=backfill_tags(inputs, digest, checked.tags),
         )
         return build_run_job_flow(spec, [step])
 
     request, digest = with_digest(build)
     operation = "AddJobFlowSteps" if on_existing else "RunJobFlow"
-    return operation, request, digest, log_uri.uri, f"{assets.uri}reports/backfill-{digest}.json"
+    return operation, request, digest, log_uri.uri, report_location(assets, digest)

@@ -19,15 +19,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from populator.core.errors import UserError
 from populator.core.retry import is_retryable
-from populator.launcher.targets.common.guard import DuplicateBackfill
-from populator.launcher.targets.common.request import (
-    TAG_DIGEST,
-    TAG_TABLE,
-    TAG_TABLE_REGION,
-    TAG_TOOL,
-    TOOL_NAME,
-    step_name,
-)
+from populator.launcher.targets.common.guard import DuplicateBackfill, backfills
+from populator.launcher.targets.common.request import TAG_DIGEST, TOOL_NAME, step_name
 from populator.launcher.targets.emr.request import ACTIVE_CLUSTER_STATES
 
 __all__ = [
@@ -84,9 +77,7 @@ def active_backfills(emr: Any, table: str, table_region: str) -> List[ActiveBack
             continue  # only our clusters carry our name; saves a DescribeCluster per cluster
         cluster = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"]
         tags = _tags(cluster)
-        if tags.get(TAG_TOOL) != TOOL_NAME or tags.get(TAG_TABLE) != table:
-            continue
-        if tags.get(TAG_TABLE_REGION) != table_region:
+        if not backfills(tags, table, table_region):
             continue
         found.append(
             ActiveBackfill(

@@ -20,9 +20,10 @@ from populator.launcher.bundle import upload_artifacts
 from populator.launcher.inputs import ensure_manifest_table
 from populator.launcher.progress_view import ProgressFollower
 from populator.launcher.targets.base import Handle, Log, Outcome, Plan
+from populator.launcher.targets.common.plan import locations
 from populator.launcher.targets.common.region import bucket_region
 from populator.launcher.targets.common.report import step_report_uri
-from populator.launcher.targets.emr.options import EmrOptions, check_options, locations
+from populator.launcher.targets.emr.options import EmrOptions, check_options
 from populator.launcher.targets.emr.plan import plan_request
 from populator.launcher.targets.emr.submit import (
     Submission,

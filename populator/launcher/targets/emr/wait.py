@@ -21,13 +21,11 @@ time. It ends in one of four ways, each with its documented exit code:
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from populator.core.errors import EXIT_CANCELLED, EXIT_JOB_FAILED, EXIT_OK, EXIT_STILL_RUNNING
-from populator.launcher.signals import Signals, Terminated, interrupt_name
-from populator.launcher.targets.common.timing import backoff_delays, format_elapsed
+from populator.launcher.targets.common.watch import Poll, Poller, collect_logs, follow
 from populator.launcher.targets.emr.logs import (
     Cause,
     LogText,
@@ -63,9 +61,6 @@ CLUSTER_FAILURE_CODES = (
     "INTERNAL_ERROR",
 )
 _CAPACITY_WORDS = ("capacity", "limit", "quota", "not supported in", "unsupported")
-DEFAULT_POLL_INTERVAL = 15.0
-MAX_POLL_INTERVAL = 60.0
-LOG_POLL_INTERVAL = 15.0
 
 
 @dataclass(frozen=True)
@@ -87,28 +82,13 @@ class Outcome:
 
 
 @dataclass
-class Watch:
+class Watch(Poller):
     """One step to follow. `owned`: this tool started the cluster (terminate it on cancel)."""
 
     emr: Any
     cluster_id: str
     step_id: str
     owned: bool
-    s3: Any = None
-    log_uri: Optional[str] = None
-    timeout: Optional[float] = None
-    poll_interval: float = DEFAULT_POLL_INTERVAL
-    max_interval: float = MAX_POLL_INTERVAL
-    log_wait: float = 120.0
-    log: Callable[[str], None] = print
-    # Called after each poll (the job's progress object is read and drawn there).
-    on_poll: Optional[Callable[[], Any]] = None
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    _start: float = field(default=0.0, init=False)
-
-    def elapsed(self) -> float:
-        return self.clock() - self._start
 
 
 def _reason(status: Dict[str, Any]) -> Optional[str]:
@@ -192,41 +172,30 @@ def _poll(watch: Watch) -> Tuple[Dict[str, Any], Dict[str, Any]]:
 
 def wait_for_step(watch: Watch) -> Outcome:
     """Poll until the step ends, the deadline passes or a signal arrives (see module doc)."""
-    watch._start = watch.clock()
-    delays = backoff_delays(watch.poll_interval, watch.max_interval)
-    last: Optional[Tuple[str, str]] = None
-    with Signals() as signals:
-        try:
-            while True:
-                step_status, cluster_status = _poll(watch)
-                state = step_status["State"]
-                cluster_state = cluster_status["State"]
-                if (state, cluster_state) != last:
-                    watch.log(
-                        f"[{format_elapsed(watch.elapsed())}] step {watch.step_id} {state}, "
-                        f"cluster {watch.cluster_id} {cluster_state}"
-                    )
-                    if last is not None:
-                        delays = backoff_delays(watch.poll_interval, watch.max_interval)
-                    last = (state, cluster_state)
-                if watch.on_poll is not None:
-                    watch.on_poll()
-                if state == "COMPLETED":
-                    return Outcome(state, EXIT_OK, watch.elapsed(), cluster_state)
-                if state in FAILED_STEP_STATES or _cluster_ending(cluster_status):
-                    return _failed(watch, step_status, cluster_status)
-                remaining = None if watch.timeout is None else watch.timeout - watch.elapsed()
-                if remaining is not None and remaining <= 0:
-                    return Outcome("TIMEOUT", EXIT_STILL_RUNNING, watch.elapsed(), cluster_state)
-                delay = next(delays)
-                watch.sleep(delay if remaining is None else min(delay, remaining))
-        except (KeyboardInterrupt, Terminated) as interrupt:
-            signals.ignore()
-            what = interrupt_name(interrupt)
-            actions = cancel_backfill(
-                watch.emr, watch.cluster_id, watch.step_id, watch.owned, what, watch.log
-            )
-            return Outcome("CANCELLED", EXIT_CANCELLED, watch.elapsed(), actions=tuple(actions))
+
+    def poll() -> Poll:
+        step_status, cluster_status = _poll(watch)
+        state, cluster_state = step_status["State"], cluster_status["State"]
+        line = f"step {watch.step_id} {state}, cluster {watch.cluster_id} {cluster_state}"
+
+        def ended() -> Outcome:
+            if state == "COMPLETED":
+                return Outcome(state, EXIT_OK, watch.elapsed(), cluster_state)
+            return _failed(watch, step_status, cluster_status)
+
+        done = state in FINAL_STEP_STATES or _cluster_ending(cluster_status)
+        return (state, cluster_state), line, ended if done else None
+
+    def timed_out(states: Tuple[str, str]) -> Outcome:
+        return Outcome("TIMEOUT", EXIT_STILL_RUNNING, watch.elapsed(), states[1])
+
+    def cancel(what: str) -> Outcome:
+        actions = cancel_backfill(
+            watch.emr, watch.cluster_id, watch.step_id, watch.owned, what, watch.log
+        )
+        return Outcome("CANCELLED", EXIT_CANCELLED, watch.elapsed(), actions=tuple(actions))
+
+    return follow(watch, poll, timed_out, cancel)
 
 
 def cancel_backfill(
@@ -277,27 +246,14 @@ def cancel_backfill(
 
 
 def _collect_logs(watch: Watch) -> List[LogText]:
-    """Logs reach S3 some minutes after a failure: look again until `log_wait` has passed."""
-    if watch.s3 is None or not watch.log_uri:
-        return []
-    deadline = watch.clock() + watch.log_wait
-    announced = False
-    while True:
-        try:
-            logs = fetch_step_logs(watch.s3, watch.log_uri, watch.cluster_id, watch.step_id)
-        except Exception as error:
-            watch.log(f"could not read the step's logs under {watch.log_uri}: {error}")
-            return []
-        driver_found = len(logs) > 1 or (logs and probable_cause(logs) is not None)
-        if driver_found or watch.clock() >= deadline:
-            return logs
-        if not announced:
-            watch.log(
-                f"waiting up to {int(watch.log_wait)}s for the step's logs to reach "
-                f"{watch.log_uri} (EMR uploads them every few minutes)"
-            )
-            announced = True
-        watch.sleep(min(LOG_POLL_INTERVAL, max(0.0, deadline - watch.clock())))
+    """The step's logs, once the driver's is there (or `log_wait` has passed)."""
+    return collect_logs(
+        watch,
+        lambda: fetch_step_logs(watch.s3, watch.log_uri, watch.cluster_id, watch.step_id),
+        lambda logs: len(logs) > 1 or bool(logs and probable_cause(logs) is not None),
+        "the step's logs",
+        " (EMR uploads them every few minutes)",
+    )
 
 
 def _bootstrap_logs(watch: Watch) -> List[LogText]:

@@ -8,60 +8,64 @@ AWS call and names the flag and what was expected (exit 2).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass, fields
+from typing import Any, Dict, List, Optional
 
 from populator.core.errors import UserError
-from populator.core.location import S3Uri, has_s3_scheme, parse_s3_uri
-from populator.launcher.targets.common.request import parse_tags
+from populator.core.location import has_s3_scheme
+from populator.launcher.targets.common import options as common
 from populator.launcher.targets.serverless.request import (
     DEFAULT_IDLE_TIMEOUT_MINUTES,
     DEFAULT_RELEASE_LABEL,
 )
 
-__all__ = ["HELP", "Checked", "ServerlessOptions", "check_options"]
+__all__ = ["HELP", "Checked", "ServerlessFlags", "ServerlessOptions", "check_options"]
 
 APPLICATION_ID_RE = re.compile(r"^[0-9a-z]{1,64}$")
 JOB_RUN_ID_RE = re.compile(r"^[0-9a-z]{1,64}$")
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
-RELEASE_RE = re.compile(r"^emr-[0-9]+\.[0-9]+\.[0-9]+$")
 IMAGE_RE = re.compile(r"^[\w.-]+(?::[0-9]+)?/[\w./-]+(?::[\w.-]+|@sha256:[0-9a-f]{64})?$")
 MAX_IDLE_SECONDS = 10080 * 60  # autoStopConfiguration accepts 1 minute to one week
+WORDING = common.Wording(
+    fraction="a number",
+    bad_rows=" (the job runs on EMR Serverless: a local path would vanish with the worker)",
+    max_timeout=10**7,
+    folder_scheme=True,
+    wait_first=True,
+)
 
 
 @dataclass(frozen=True)
-class ServerlessOptions:
-    """As typed on the command line (numbers may be strings; `check_options` parses them)."""
+class ServerlessFlags:
+    """The flags only EMR Serverless has, as typed (`check_options` checks them)."""
 
     application_id: Optional[str] = None
     serverless: bool = False
     execution_role_arn: Optional[str] = None
-    release_label: str = DEFAULT_RELEASE_LABEL
-    idle_timeout: Any = DEFAULT_IDLE_TIMEOUT_MINUTES * 60  # seconds, like EMR's --idle-timeout
+    job_run_id: Optional[str] = None
     image_uri: Optional[str] = None
     environment_archive: Optional[str] = None
-    job_run_id: Optional[str] = None
     execution_timeout: Any = None
-    log_path: Optional[str] = None
-    assets: Optional[str] = None
-    region: Optional[str] = None
-    profile: Optional[str] = None
-    kms_key_id: Optional[str] = None
-    tags: Sequence[str] = ()
-    run_manifest_table: Optional[str] = None
-    bad_rows: Optional[str] = None
-    include_expired: bool = False
-    in_flight: Any = None
-    accept_read_errors: bool = False
-    create_table: bool = True
-    wait: bool = False
-    timeout: Any = None
-    poll_interval: Any = 15
-    log_wait: Any = 120
-    force: bool = False
-    dry_run: bool = False
-    json: bool = False
-    job_extra: Mapping[str, Any] = field(default_factory=dict)  # further job flags (job_args)
+
+    @property
+    def chosen(self) -> bool:
+        """The backfill runs on EMR Serverless (else: on an EMR cluster)."""
+        return bool(self.application_id or self.serverless)
+
+    def given(self) -> List[str]:
+        """The EMR Serverless flags the user gave, as typed on the command line."""
+        return [
+            "--" + f.name.replace("_", "-")
+            for f in fields(ServerlessFlags)
+            if getattr(self, f.name) not in (None, False)
+        ]
+
+
+@dataclass(frozen=True)
+class ServerlessOptions(common.RemoteOptions, ServerlessFlags):
+    """As typed on the command line (numbers may be strings; `check_options` parses them)."""
+
+    idle_timeout: Any = DEFAULT_IDLE_TIMEOUT_MINUTES * 60  # seconds, like EMR's --idle-timeout
 
 
 HELP: Dict[str, str] = {
@@ -94,46 +98,11 @@ HELP: Dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class Checked:
+class Checked(common.RemoteChecked):
     """The options parsed: numbers, S3 folders and tags."""
 
     idle_timeout: int  # minutes, as autoStopConfiguration takes it
-    timeout: Optional[float]
-    poll_interval: float
-    log_wait: float
-    log_path: Optional[S3Uri]
-    assets: Optional[S3Uri]
-    tags: List[Tuple[str, str]]
-    in_flight: Optional[int]
-    bad_rows: Optional[str]
     execution_timeout: Optional[int]
-
-
-def _number(text: Any, flag: str, low: float, high: float, whole: bool = True) -> Any:
-    try:
-        value = int(str(text)) if whole else float(str(text))
-    except ValueError:
-        value = None
-    if value is None or value != value or not low <= value <= high:
-        kind = "a whole number" if whole else "a number"
-        raise UserError(f"{flag} {text!r}: expected {kind} between {low} and {high}")
-    return value
-
-
-def _folder(text: Optional[str], flag: str) -> Optional[S3Uri]:
-    if text is None:
-        return None
-    if not has_s3_scheme(text):
-        raise UserError(f"{flag} {text!r}: expected an S3 folder such as s3://bucket/prefix/")
-    try:
-        return parse_s3_uri(text)
-    except ValueError as error:
-        raise UserError(f"{flag}: {error}") from None
-
-
-def _match(value: Optional[str], pattern: re.Pattern, flag: str, expected: str) -> None:
-    if value is not None and not pattern.match(value):
-        raise UserError(f"{flag} {value!r}: expected {expected}")
 
 
 def _check_target(options: ServerlessOptions) -> None:
@@ -149,16 +118,18 @@ def _check_target(options: ServerlessOptions) -> None:
             "--execution-role-arn is required on EMR Serverless: the IAM role the job run "
             "assumes, e.g. arn:aws:iam::123456789012:role/populator-job"
         )
-    _match(options.application_id, APPLICATION_ID_RE, "--application-id", "an application id")
-    _match(options.job_run_id, JOB_RUN_ID_RE, "--job-run-id", "a job run id")
-    _match(
+    common.match(options.application_id, APPLICATION_ID_RE, "--application-id", "an application id")
+    common.match(options.job_run_id, JOB_RUN_ID_RE, "--job-run-id", "a job run id")
+    common.match(
         options.execution_role_arn,
         ROLE_ARN_RE,
         "--execution-role-arn",
         "an IAM role ARN such as arn:aws:iam::123456789012:role/populator-job",
     )
-    _match(options.release_label, RELEASE_RE, "--release-label", "a release such as emr-7.12.0")
-    _match(options.image_uri, IMAGE_RE, "--image-uri", "an ECR image URI")
+    common.match(
+        options.release_label, common.RELEASE_RE, "--release-label", "a release such as emr-7.12.0"
+    )
+    common.match(options.image_uri, IMAGE_RE, "--image-uri", "an ECR image URI")
     if options.image_uri and not options.serverless:
         raise UserError("--image-uri configures a created application: add --serverless")
 
@@ -171,36 +142,13 @@ def check_options(options: ServerlessOptions) -> Checked:
         raise UserError(
             f"--environment-archive {archive!r}: expected the S3 URI of a venv-pack .tar.gz"
         )
-    if options.bad_rows is not None and not has_s3_scheme(options.bad_rows):
-        raise UserError(
-            f"--bad-rows {options.bad_rows!r}: expected an S3 prefix (the job runs on EMR "
-            "Serverless: a local path would vanish with the worker)"
-        )
-    try:
-        tags = parse_tags(options.tags or ())
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    timeout = None
-    if options.timeout is not None:
-        if not (options.wait or options.job_run_id):
-            raise UserError("--timeout limits --wait: add --wait (or leave out --timeout)")
-        timeout = _number(options.timeout, "--timeout", 1, 10**7, whole=False)
-    bad_rows = _folder(options.bad_rows, "--bad-rows")
+    shared = common.check_shared(options, WORDING, attached=bool(options.job_run_id))
+    idle_seconds = common.number(options.idle_timeout, "--idle-timeout", 60, MAX_IDLE_SECONDS)
+    execution = options.execution_timeout
     return Checked(
-        idle_timeout=-(
-            -_number(options.idle_timeout, "--idle-timeout", 60, MAX_IDLE_SECONDS) // 60
-        ),
-        timeout=timeout,
-        poll_interval=_number(options.poll_interval, "--poll-interval", 0.01, 3600, whole=False),
-        log_wait=_number(options.log_wait, "--log-wait", 0, 3600, whole=False),
-        log_path=_folder(options.log_path, "--log-path"),
-        assets=_folder(options.assets, "--assets"),
-        tags=tags,
-        in_flight=None
-        if options.in_flight is None
-        else _number(options.in_flight, "--in-flight", 1, 1024),
-        bad_rows=None if bad_rows is None else bad_rows.uri,
+        **shared,
+        idle_timeout=-(-idle_seconds // 60),
         execution_timeout=None
-        if options.execution_timeout is None
-        else _number(options.execution_timeout, "--execution-timeout", 5, 10080),
+        if execution is None
+        else common.number(execution, "--execution-timeout", 5, 10080),
     )

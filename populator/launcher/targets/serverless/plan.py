@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple
 
-import populator
-from populator.core.archive import format_run_id
 from populator.core.errors import UserError
-from populator.core.location import S3Uri, parse_s3_uri
+from populator.core.location import parse_s3_uri
 from populator.launcher.bundle import Bundle
 from populator.launcher.targets.base import Plan
-from populator.launcher.targets.common.region import locations as default_locations
-from populator.launcher.targets.common.request import (
-    TAG_ARCHIVE,
-    TAG_DIGEST,
-    TAG_TABLE,
-    TAG_TABLE_REGION,
-    TAG_TOOL,
-    TAG_VERSION,
-    TOOL_NAME,
-    JobArgs,
-    build_job_args,
-    tag_value,
+from populator.launcher.targets.common.plan import (
+    backfill_tags,
+    job_argv,
+    locations,
+    report_location,
 )
 from populator.launcher.targets.serverless.deps import spark_conf
 from populator.launcher.targets.serverless.options import Checked, ServerlessOptions
@@ -41,29 +32,6 @@ __all__ = ["TARGET", "locations", "plan_backfill", "report_location"]
 TARGET = "serverless"
 
 
-def locations(archive: S3Uri, checked: Checked) -> Tuple[S3Uri, S3Uri]:
-    """(log URI, assets): EMR's defaults (common.region), under `populator/` in the archive
-    bucket; --assets defaults to a `populator-assets/` folder beside --log-path."""
-    return default_locations(archive, checked.log_path, checked.assets)
-
-
-def report_location(assets: S3Uri, digest: str) -> str:
-    return f"{assets.uri}reports/backfill-{digest}.json"
-
-
-def _tags(inputs: Any, digest: str, checked: Checked) -> Tuple[Tuple[str, str], ...]:
-    storage = inputs.storage
-    return (
-        (TAG_TOOL, TOOL_NAME),
-        (TAG_VERSION, populator.__version__),
-        (TAG_ARCHIVE, tag_value(inputs.archive)),
-        (TAG_TABLE, storage.table),
-        (TAG_TABLE_REGION, storage.region),
-        (TAG_DIGEST, digest),
-        *checked.tags,
-    )
-
-
 def _requests(
     inputs: Any,
     bundle: Bundle,
@@ -74,21 +42,9 @@ def _requests(
     archive = parse_s3_uri(inputs.archive)
     log_uri, assets = locations(archive, checked)
     assert bundle.job is not None and bundle.py_files is not None
-    args = build_job_args(
-        JobArgs(
-            enriched_archive=inputs.archive,
-            storage_config_uri=bundle.storage_config.uri(assets),
-            since=None if inputs.since is None else format_run_id(inputs.since),
-            run_manifest_table=options.run_manifest_table,
-            report_uri=report_location(assets, digest),
-            bad_rows_uri=checked.bad_rows,
-            in_flight=checked.in_flight,
-            include_expired=options.include_expired,
-            accept_read_errors=options.accept_read_errors,
-            extra=options.job_extra,
-        )
-    )
-    tags = _tags(inputs, digest, checked)
+    config = bundle.storage_config.uri(assets)
+    args = job_argv(inputs, options, checked, config, report_location(assets, digest))
+    tags = backfill_tags(inputs, digest, checked.tags)
     create = None
     if options.serverless:
         spec = ApplicationSpec(

@@ -9,6 +9,7 @@ UserError (exit 2) before any AWS call. Ctrl-C/SIGTERM after submission cancels 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Callable, Optional
 
 from populator.core import aws
@@ -37,6 +38,10 @@ from populator.launcher.targets.serverless.target import (
 __all__ = ["run_serverless"]
 
 Log = Callable[[str], None]
+# Write tasks at once, for the on-demand warning (launcher/write_rate.py): EMR Serverless'
+# defaults, 3 executors (spark.executor.instances) of 4 vCPUs (spark.executor.cores). Dynamic
+# allocation may add executors, so the estimate is a floor.
+DEFAULT_SLOTS = 3 * 4
 
 
 def run_serverless(
@@ -61,10 +66,16 @@ def run_serverless(
     if target.clients is None:
         target.clients = connect(options, parse_s3_uri(inputs.archive).bucket)
     from populator.launcher.inputs import ensure_manifest_table
+    from populator.launcher.write_rate import expected_write_rate
 
     with aws.preflight():  # a check before any work: seconds, not minutes, when AWS hangs
         ensure_manifest_table(
-            inputs.storage, options.create_table, profile=options.profile, log=log
+            inputs.storage,
+            options.create_table,
+            profile=options.profile,
+            log=log,
+            method=str(options.job_extra.get("method") or "write"),
+            expected_rate=expected_write_rate(DEFAULT_SLOTS, target.checked.in_flight),
         )
     base = {"request_digest": plan.digest, "log_uri": plan.extra["log_uri"]}
     with Signals() as signals:
@@ -136,12 +147,9 @@ def _follow(target: ServerlessTarget, handle: Handle, base: Optional[dict] = Non
 
 
 def _merge(outcome: Outcome, details: dict, actions: Optional[list] = None) -> Outcome:
-    return Outcome(
-        state=outcome.state,
-        exit_code=outcome.exit_code,
-        elapsed=outcome.elapsed,
-        cause=outcome.cause,
-        ids=outcome.ids,
+    """The watch's Outcome with the run's details (the watch's own win) and the actions."""
+    return replace(
+        outcome,
         actions=tuple(outcome.actions if actions is None else actions),
         details={**details, **outcome.details},
     )

@@ -19,14 +19,8 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from populator.core.errors import UserError
 from populator.core.retry import error_code, is_retryable
-from populator.launcher.targets.common.guard import DuplicateBackfill
-from populator.launcher.targets.common.request import (
-    TAG_DIGEST,
-    TAG_TABLE,
-    TAG_TABLE_REGION,
-    TAG_TOOL,
-    TOOL_NAME,
-)
+from populator.launcher.targets.common.guard import DuplicateBackfill, backfills
+from populator.launcher.targets.common.request import TAG_DIGEST
 from populator.launcher.targets.serverless.request import (
     ACTIVE_JOB_RUN_STATES,
     ENDED_JOB_RUN_STATES,
@@ -90,9 +84,7 @@ def _ours(es: Any, summary: Dict[str, Any], table: str, table_region: str) -> Op
     """The digest of a listed job run when its tags say it backfills this table, else None."""
     run = es.get_job_run(applicationId=summary["applicationId"], jobRunId=summary["id"])["jobRun"]
     tags = run.get("tags") or {}
-    if tags.get(TAG_TOOL) != TOOL_NAME or tags.get(TAG_TABLE) != table:
-        return None
-    if tags.get(TAG_TABLE_REGION) != table_region:
+    if not backfills(tags, table, table_region):
         return None
     return str(tags.get(TAG_DIGEST, ""))
 

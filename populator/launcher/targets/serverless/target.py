@@ -20,6 +20,7 @@ from populator.core.errors import EXIT_OK, UserError
 from populator.launcher.bundle import Bundle, upload_artifacts
 from populator.launcher.progress_view import ProgressFollower
 from populator.launcher.targets.base import Handle, Outcome, Plan
+from populator.launcher.targets.common.plan import upload_rows
 from populator.launcher.targets.common.region import bucket_region
 from populator.launcher.targets.common.report import failure_lines, fetch_report, report_uri
 from populator.launcher.targets.common.request import TAG_DIGEST, TOOL_NAME, redact_request
@@ -179,7 +180,7 @@ class ServerlessTarget:
                     log=log if follower is None else follower.wrap_log(log),
                     clock=self.clock,
                     sleep=self.sleep,
-                    on_poll=(lambda: None) if follower is None else follower.poll,
+                    on_poll=None if follower is None else follower.poll,
                 )
             )
         finally:
@@ -308,11 +309,7 @@ def dry_run_outcome(plan: Plan, secrets: List[str], out: Log, log: Log, as_json:
     shown = redact_request(plan.request, secrets)
     if not as_json:
         out(json.dumps(shown, indent=2))
-    assets = plan.extra["assets"]
-    uploads = [
-        {"role": a.role, "uri": a.uri(assets), "bytes": len(a.body), "sha256": a.shown_sha256}
-        for a in plan.uploads
-    ]
+    uploads = upload_rows(plan.uploads, plan.extra["assets"])
     for upload in uploads:
         log(f"dry run: would upload {upload['role']} to {upload['uri']}")
     where = plan.region or "the archive bucket's region"
