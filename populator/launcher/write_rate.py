@@ -4,7 +4,8 @@ An estimate, not a measurement: every task slot keeps `--in-flight` PutItems goi
 request takes about 10 ms inside a region, and one core's writer tops out at its CPU bound.
 Both figures are measured in BENCHMARKS.md (benchmarks 2 and 3). Slots: run_local's Spark
 master (local[N], else this machine's cores); run_emr's core nodes x 4 vCPUs (m5.xlarge, the
-default instance type; larger types only make the estimate low).
+default instance type; larger types only make the estimate low); on EMR Serverless, the
+default 3 executors x 4 vCPUs (targets/serverless/run.py; dynamic allocation may add more).
 """
 
 from __future__ import annotations
