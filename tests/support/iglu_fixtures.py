@@ -1,5 +1,5 @@
-"""Fixtures for tests that talk to Iglu repositories: load them with
-``pytest_plugins = ["tests.support.iglu_fixtures"]`` (not imported, so pytest rewrites them)."""
+"""Fixtures for the tests of Iglu repositories and of the configs checked through them: load
+them with ``pytest_plugins = ["tests.support.iglu_fixtures"]`` (so that pytest rewrites them)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
+from tests.support.configs import StorageChecks
 from tests.support.iglu import IgluServer, Route, Serve, start_server
 
 
@@ -54,3 +56,9 @@ def silent_port() -> Iterator[int]:
 def online(monkeypatch: pytest.MonkeyPatch) -> None:
     """HTTP repositories are asked again (conftest sets POPULATOR_IGLU_OFFLINE=1)."""
     monkeypatch.delenv("POPULATOR_IGLU_OFFLINE", raising=False)
+
+
+@pytest.fixture
+def checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> StorageChecks:
+    """validate_configs on storage configs written to tmp_path, next to a valid resolver."""
+    return StorageChecks(tmp_path, capsys)
