@@ -20,14 +20,7 @@ import pytest
 from devkit.jobs import dump_table
 from populator.launcher.bundle import JOB_SCRIPT
 from tests.support.cli import args, inv
-from tests.support.spark_submit import (
-    Backfill,
-    assert_no_secret,
-    download,
-    read_json,
-    run_elsewhere,
-    spark_submit,
-)
+from tests.support.spark_submit import Replay, assert_no_secret, spark_submit
 
 pytestmark = [
     pytest.mark.spark,
@@ -37,21 +30,21 @@ pytestmark = [
 ]
 
 
-def local_command(step_args: List[str], s3, workdir: Path) -> List[str]:
+def local_command(step_args: List[str], replay: Replay, workdir: Path) -> List[str]:
     """The step's spark-submit line for a local master, with the s3:// code downloaded."""
     assert step_args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
     rest = list(step_args[3:])
     zip_at = rest.index("--py-files") + 1
     script_at = zip_at + 1
     for index, name in ((zip_at, "bundle.zip"), (script_at, "job.py")):
-        rest[index] = download(s3, rest[index], workdir / name)
+        rest[index] = replay.download(rest[index], workdir / name)
     return [spark_submit(), "--master", "local[2]", *rest]
 
 
 def test_the_submitted_step_populates_the_table(
     moto_endpoint, s3, emr, dynamodb, setup, tmp_path: Path
 ) -> None:
-    backfill = Backfill.written(s3, setup)
+    replay = Replay.written(s3, setup)
     submitted = inv("run_emr", args(setup, "--json"), moto_endpoint)
     assert submitted.code == 0, submitted.err
     result = json.loads(submitted.out)
@@ -59,11 +52,11 @@ def test_the_submitted_step_populates_the_table(
     step = emr.describe_step(ClusterId=result["cluster_id"], StepId=result["step_id"])["Step"]
     assert step["Config"]["Jar"] == "command-runner.jar"
     step_args = step["Config"]["Args"]
-    ran = run_elsewhere(
-        lambda workdir: local_command(step_args, s3, workdir), moto_endpoint, tmp_path
+    ran = replay.run(
+        lambda workdir: local_command(step_args, replay, workdir), moto_endpoint, tmp_path
     )
-    assert dump_table(dynamodb, setup["table"]) == backfill.expected()
+    assert dump_table(dynamodb, setup["table"]) == replay.expected()
 
-    report = read_json(s3, step_args[step_args.index("--report") + 1])
+    report = replay.read_json(step_args[step_args.index("--report") + 1])
     assert report["status"] == "succeeded"
     assert_no_secret(submitted.out, submitted.err, json.dumps(step_args), ran.stdout, ran.stderr)

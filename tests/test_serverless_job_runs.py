@@ -22,20 +22,13 @@ from populator.launcher.bundle import build_bundle
 from populator.launcher.inputs import validate_inputs
 from populator.launcher.targets.serverless import ServerlessOptions, outcome_json, run_serverless
 from populator.launcher.targets.serverless.request import parse_spark_submit_parameters
-from tests.support.spark_submit import (
-    Backfill,
-    assert_no_secret,
-    download,
-    read_json,
-    run_elsewhere,
-    spark_submit,
-)
+from tests.support.spark_submit import Replay, assert_no_secret, spark_submit
 
 pytestmark = pytest.mark.spark
 ROLE = "arn:aws:iam::123456789012:role/populator-job"
 
 
-def local_command(job_driver: dict, s3, workdir: Path) -> List[str]:
+def local_command(job_driver: dict, replay: Replay, workdir: Path) -> List[str]:
     submit = job_driver["sparkSubmit"]
     py_files, conf = parse_spark_submit_parameters(submit["sparkSubmitParameters"])
     assert py_files is not None and conf == {"spark.speculation": "false"}
@@ -45,8 +38,8 @@ def local_command(job_driver: dict, s3, workdir: Path) -> List[str]:
         "local[2]",
         *(part for key, value in conf.items() for part in ("--conf", f"{key}={value}")),
         "--py-files",
-        download(s3, py_files, workdir / "bundle.zip"),
-        download(s3, submit["entryPoint"], workdir / "job.py"),
+        replay.download(py_files, workdir / "bundle.zip"),
+        replay.download(submit["entryPoint"], workdir / "job.py"),
         *submit["entryPointArguments"],
     ]
 
@@ -58,7 +51,7 @@ def test_the_submitted_job_run_populates_the_table(
     application = es.create_application(
         name=unique_name("app"), releaseLabel="emr-7.12.0", type="SPARK"
     )["applicationId"]
-    backfill = Backfill.written(s3, setup)
+    replay = Replay.written(s3, setup)
     inputs = validate_inputs(
         setup["archive"], setup["storage"], setup["resolver"], None, local_archive_ok=False
     )
@@ -71,13 +64,13 @@ def test_the_submitted_job_run_populates_the_table(
 
     run = es.get_job_run(applicationId=application, jobRunId=outcome.ids["job_run_id"])["jobRun"]
     job_driver = run["jobDriver"]
-    ran = run_elsewhere(
-        lambda workdir: local_command(job_driver, s3, workdir), moto_endpoint, tmp_path
+    ran = replay.run(
+        lambda workdir: local_command(job_driver, replay, workdir), moto_endpoint, tmp_path
     )
-    assert dump_table(dynamodb, setup["table"]) == backfill.expected()
+    assert dump_table(dynamodb, setup["table"]) == replay.expected()
     args = run["jobDriver"]["sparkSubmit"]["entryPointArguments"]
     assert args[args.index("--report") + 1] == outcome.details["report"]
-    report = read_json(s3, outcome.details["report"])
+    report = replay.read_json(outcome.details["report"])
     assert report["status"] == "succeeded"
 
     # Re-attach with --wait: the end is seen and the job's report is read back.

@@ -19,38 +19,9 @@ from populator.core.events import TTL_SECONDS
 from populator.launcher.redact import secret_forms
 
 
-@dataclass(frozen=True)
-class Backfill:
-    """A realistic sample archive in moto's S3 and the table it should fill."""
-
-    sample: SampleArchive
-    setup: Dict[str, Any]  # conftest's: archive, storage and resolver paths, table
-
-    @classmethod
-    def written(cls, s3: Any, setup: Dict[str, Any]) -> Backfill:
-        sample = realistic_archive(now=datetime.now(timezone.utc), runs=3, events_per_run=25)
-        assert write_to_s3(sample, s3, setup["bucket"], "enriched/archive") == setup["archive"]
-        return cls(sample, setup)
-
-    def expected(self) -> Dict[Tuple[str, str], Tuple[int, int]]:
-        """What dump_table must read: every kept key with its etl time and TTL."""
-        return {key: (etl, etl + TTL_SECONDS) for key, etl in self.sample.expected.items()}
-
-
 def split_s3(uri: str) -> Tuple[str, str]:
     bucket, _, key = uri[len("s3://") :].partition("/")
     return bucket, key
-
-
-def download(s3: Any, uri: str, target: Path) -> str:
-    bucket, key = split_s3(uri)
-    target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    return str(target)
-
-
-def read_json(s3: Any, uri: str) -> Dict[str, Any]:
-    bucket, key = split_s3(uri)
-    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def spark_submit() -> str:
@@ -60,25 +31,55 @@ def spark_submit() -> str:
     return os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
 
 
-def run_elsewhere(
-    command_for: Callable[[Path], List[str]], endpoint: str, tmp_path: Path
-) -> subprocess.CompletedProcess:
-    """Run ``command_for(workdir)`` in a fresh directory against moto; it must succeed."""
-    workdir = tmp_path / "elsewhere"
-    workdir.mkdir()
-    command = command_for(workdir)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AWS_PROFILE")}
-    env.update(
-        {
-            "AWS_ENDPOINT_URL": endpoint,
-            "PYSPARK_PYTHON": sys.executable,
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
-            "SPARK_LOCAL_IP": "127.0.0.1",
-        }
-    )
-    ran = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
-    assert ran.returncode == 0, ran.stderr[-4000:]
-    return ran
+@dataclass(frozen=True)
+class Replay:
+    """A realistic sample archive in moto's S3, the table it should fill, and what a target was
+    sent to fill it, run again here."""
+
+    s3: Any
+    setup: Dict[str, Any]  # conftest's: bucket, archive, storage and resolver paths, table
+    sample: SampleArchive
+
+    @classmethod
+    def written(cls, s3: Any, setup: Dict[str, Any]) -> Replay:
+        sample = realistic_archive(now=datetime.now(timezone.utc), runs=3, events_per_run=25)
+        assert write_to_s3(sample, s3, setup["bucket"], "enriched/archive") == setup["archive"]
+        return cls(s3, setup, sample)
+
+    def expected(self) -> Dict[Tuple[str, str], Tuple[int, int]]:
+        """What dump_table must read: every kept key with its etl time and TTL."""
+        return {key: (etl, etl + TTL_SECONDS) for key, etl in self.sample.expected.items()}
+
+    def download(self, uri: str, target: Path) -> str:
+        bucket, key = split_s3(uri)
+        target.write_bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        return str(target)
+
+    def read_json(self, uri: str) -> Dict[str, Any]:
+        bucket, key = split_s3(uri)
+        return json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def run(
+        self, command_for: Callable[[Path], List[str]], endpoint: str, tmp_path: Path
+    ) -> subprocess.CompletedProcess:
+        """Run ``command_for(workdir)`` in a fresh directory against moto; it must succeed."""
+        workdir = tmp_path / "elsewhere"
+        workdir.mkdir()
+        command = command_for(workdir)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AWS_PROFILE")}
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "PYSPARK_PYTHON": sys.executable,
+                "PYSPARK_DRIVER_PYTHON": sys.executable,
+                "SPARK_LOCAL_IP": "127.0.0.1",
+            }
+        )
+        ran = subprocess.run(
+            command, cwd=workdir, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert ran.returncode == 0, ran.stderr[-4000:]
+        return ran
 
 
 def assert_no_secret(*texts: str) -> None:
