@@ -27,10 +27,10 @@ import pytest
 from devkit.jobs import dump_table, job_args, storage_config, write_json
 from devkit.sample_archive import realistic_archive, write_to_s3
 from populator.cli.run_local import LocalRun, build_local_command, job_environment
-from populator.core.events import TTL_SECONDS
 from populator.core.manifest import EventsManifest
 from populator.core.run_manifests import RunManifests
 from spark_jobs.populate_manifest import main
+from tests.support.job_inputs import expected_items
 
 pytestmark = pytest.mark.spark
 
@@ -124,10 +124,6 @@ def proxy(moto_endpoint: str) -> Iterator[DynamoProxy]:
 @pytest.fixture(scope="module")
 def sample():
     return realistic_archive(now=NOW, runs=3, events_per_run=30)
-
-
-def expected_items(sample) -> Dict[Any, Any]:
-    return {key: (etl, etl + TTL_SECONDS) for key, etl in sample.expected.items()}
 
 
 def marker_of(s3, bucket: str, prefix: str = "populator/import/") -> Optional[Dict[str, Any]]:

@@ -20,6 +20,7 @@ from populator.core.run_manifests import (
     normalize_prefix,
     split_full_path,
 )
+from tests.support.job_inputs import create_table_keyed_on
 
 UTC = timezone.utc
 T0 = datetime(2017, 1, 26, 0, 1, 25, tzinfo=UTC)
@@ -147,19 +148,7 @@ def test_create_on_demand(dynamodb: Any, unique_name: Any) -> None:
 
 
 def test_create_refuses_a_foreign_table_and_bad_billing(dynamodb: Any, unique_name: Any) -> None:
-    name = unique_name("events-manifest")
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "eventId", "AttributeType": "S"},
-            {"AttributeName": "fingerprint", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "eventId", "KeyType": "HASH"},
-            {"AttributeName": "fingerprint", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    name = create_table_keyed_on(dynamodb, unique_name("events-manifest"), "eventId", "fingerprint")
     with pytest.raises(ValueError, match="not a run manifest"):
         RunManifests(dynamodb, name).create()
     with pytest.raises(ValueError, match="billing_mode"):

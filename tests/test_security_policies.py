@@ -24,6 +24,7 @@ from populator.launcher.targets.common.request import TAG_TABLE
 from populator.launcher.targets.emr.request import ACTIVE_CLUSTER_STATES
 from tests.support.cli import inv, waiting_on_emr
 from tests.support.emr_steps import put_step_logs
+from tests.support.job_inputs import create_table_keyed_on
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "security.md"
 TARGET_PREFIXES = {"ElasticMapReduce.": "elasticmapreduce:", "DynamoDB_20120810.": "dynamodb:"}
@@ -171,13 +172,7 @@ def test_the_launcher_policy_allows_every_request_run_emr_and_list_runs_send(
 def test_a_table_with_another_key_schema_is_refused_before_anything_starts(
     moto_endpoint, s3, emr, dynamodb, bucket, unique_name, tmp_path: Path
 ) -> None:
-    table = unique_name("not-a-manifest")
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "eventId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = create_table_keyed_on(dynamodb, unique_name("not-a-manifest"), "eventId")
     storage = write_json(tmp_path / "storage.json", storage_config(table))
     resolver = write_json(tmp_path / "resolver.json", resolver_config())
     ran = inv("run_emr", [f"s3://{bucket}/enriched/archive/", storage, resolver], moto_endpoint)

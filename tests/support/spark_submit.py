@@ -15,7 +15,6 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from devkit.jobs import SECRET
 from devkit.sample_archive import SampleArchive, realistic_archive, write_to_s3
-from populator.core.events import TTL_SECONDS
 from populator.launcher.redact import secret_forms
 
 
@@ -45,10 +44,6 @@ class Replay:
         sample = realistic_archive(now=datetime.now(timezone.utc), runs=3, events_per_run=25)
         assert write_to_s3(sample, s3, setup["bucket"], "enriched/archive") == setup["archive"]
         return cls(s3, setup, sample)
-
-    def expected(self) -> Dict[Tuple[str, str], Tuple[int, int]]:
-        """What dump_table must read: every kept key with its etl time and TTL."""
-        return {key: (etl, etl + TTL_SECONDS) for key, etl in self.sample.expected.items()}
 
     def download(self, uri: str, target: Path) -> str:
         bucket, key = split_s3(uri)
