@@ -51,11 +51,17 @@ def command(task: str, args: Sequence[str]) -> List[str]:
     return [sys.executable, "-m", "invoke", task, *args]
 
 
-def inv(task: str, args: Sequence[str], endpoint: str, timeout: float = 60) -> Ran:
+def inv(
+    task: str,
+    args: Sequence[str],
+    endpoint: str,
+    timeout: float = 60,
+    extra_env: Optional[Dict[str, str]] = None,
+) -> Ran:
     done = subprocess.run(
         command(task, args),
         cwd=REPO_ROOT,
-        env=environment(endpoint),
+        env=environment(endpoint, extra_env),
         capture_output=True,
         text=True,
         timeout=timeout,
