@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
@@ -20,19 +20,12 @@ from populator.core.run_manifests import (
     normalize_prefix,
     split_full_path,
 )
+from tests.support.archive_objects import T0, put
 from tests.support.job_inputs import create_table_keyed_on
-
-UTC = timezone.utc
-T0 = datetime(2017, 1, 26, 0, 1, 25, tzinfo=UTC)
 
 
 def run_key(moment: datetime, prefix: str = "enriched/archive/") -> str:
     return f"{prefix}run={format_run_id(moment)}/"
-
-
-def put(s3: Any, bucket: str, key: str, body: bytes = b"x", storage_class: Optional[str] = None):
-    extra = {"StorageClass": storage_class} if storage_class else {}
-    s3.put_object(Bucket=bucket, Key=key, Body=body, **extra)
 
 
 @pytest.fixture
