@@ -8,36 +8,18 @@ import json
 import signal
 from typing import Any, Dict, List, Tuple
 
-import boto3
-import pytest
-
 from devkit.jobs import SECRET
-from devkit.serverless import Proxy, job_runs, runs_start_in, set_job_run
+from devkit.serverless import Proxy, job_runs, set_job_run
 from populator.launcher.bundle import build_bundle
 from populator.launcher.inputs import validate_inputs
 from populator.launcher.redact import secret_forms
 from populator.launcher.targets.serverless import ServerlessOptions, run_serverless
 from tests.support.cli import DEAD_ENDPOINT, Running, args, inv, inv_many
+from tests.support.serverless_runs import REGION, ROLE
 
-ROLE = "arn:aws:iam::123456789012:role/populator-job"
-REGION = "us-east-1"
 STARTED = r"started EMR Serverless job run (\w+) on application (\w+)"
 FORMS = sorted(secret_forms(SECRET))
-
-
-@pytest.fixture
-def proxy(moto_endpoint, monkeypatch):
-    runs_start_in(monkeypatch, "SUBMITTED")  # the moto server runs in this process
-    with Proxy(moto_endpoint) as running:
-        yield running
-
-
-@pytest.fixture
-def application(moto_endpoint, unique_name) -> str:
-    es = boto3.client("emr-serverless", endpoint_url=moto_endpoint, region_name=REGION)
-    return es.create_application(
-        name=unique_name("shared"), releaseLabel="emr-7.12.0", type="SPARK"
-    )["applicationId"]
+pytest_plugins = ["tests.support.serverless_fixtures"]
 
 
 def planned(setup: Dict[str, Any], **changes: Any) -> Dict[str, Any]:

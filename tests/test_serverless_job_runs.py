@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import List
 
-import boto3
 import pytest
 
 from devkit.jobs import dump_table
@@ -23,10 +22,11 @@ from populator.launcher.inputs import validate_inputs
 from populator.launcher.targets.serverless import ServerlessOptions, outcome_json, run_serverless
 from populator.launcher.targets.serverless.request import parse_spark_submit_parameters
 from tests.support.job_inputs import expected_items
+from tests.support.serverless_runs import ROLE
 from tests.support.spark_submit import Replay, assert_no_secret, spark_submit
 
 pytestmark = pytest.mark.spark
-ROLE = "arn:aws:iam::123456789012:role/populator-job"
+pytest_plugins = ["tests.support.serverless_fixtures"]
 
 
 def local_command(job_driver: dict, replay: Replay, workdir: Path) -> List[str]:
@@ -46,12 +46,8 @@ def local_command(job_driver: dict, replay: Replay, workdir: Path) -> List[str]:
 
 
 def test_the_submitted_job_run_populates_the_table(
-    moto_endpoint, s3, dynamodb, setup, unique_name, tmp_path: Path
+    moto_endpoint, s3, dynamodb, setup, es, application, tmp_path: Path
 ) -> None:
-    es = boto3.client("emr-serverless", endpoint_url=moto_endpoint, region_name="us-east-1")
-    application = es.create_application(
-        name=unique_name("app"), releaseLabel="emr-7.12.0", type="SPARK"
-    )["applicationId"]
     replay = Replay.written(s3, setup)
     inputs = validate_inputs(
         setup["archive"], setup["storage"], setup["resolver"], None, local_archive_ok=False
