@@ -37,6 +37,19 @@ def files(root: Path) -> Dict[str, str]:
     }
 
 
+# Refused values the message quotes after their flag, as `--flag 'value'`.
+QUOTED_VALUES = {
+    "instance count word": ("--instance-count", "three"),
+    "release label": ("--release-label", "7.12.0"),
+    "region": ("--region", "mars"),
+    "cluster id": ("--cluster-id", "cluster1"),
+    "jar not s3": ("--jar", "/tmp/job.py"),
+    "idle timeout": ("--idle-timeout", "10"),
+    "subnet": ("--subnet-id", "sub"),
+    "run manifest table": ("--run-manifest-table", "a"),
+}
+
+
 def run_emr_cases(f: Dict[str, str]) -> Dict[str, Tuple[List[str], str]]:
     def ok(*words: str) -> List[str]:
         return [ARCHIVE, f["storage"], f["resolver"], *words]
@@ -70,29 +83,25 @@ def run_emr_cases(f: Dict[str, str]) -> Dict[str, Tuple[List[str], str]]:
             ok("--instance-count", "0"),
             "--instance-count '0': expected a whole number",
         ),
-        "instance count word": (ok("--instance-count", "three"), "--instance-count 'three'"),
         "instance type": (
             ok("--instance-type", "m5"),
             "--instance-type 'm5': expected an EC2 type",
         ),
-        "release label": (ok("--release-label", "7.12.0"), "--release-label '7.12.0'"),
-        "region": (ok("--region", "mars"), "--region 'mars'"),
         "tag without value": (ok("--tag", "team"), "--tag 'team': expected KEY=VALUE"),
         "reserved tag": (ok("--tag", "aws:x=1"), "reserved"),
-        "cluster id": (ok("--cluster-id", "cluster1"), "--cluster-id 'cluster1'"),
         "step without cluster": (ok("--step-id", "s-ABC"), "give its --cluster-id too"),
         "negative timeout": (ok("--wait", "--timeout", "-5"), "--timeout '-5'"),
         "timeout without wait": (ok("--timeout", "60"), "add --wait"),
-        "jar not s3": (ok("--jar", "/tmp/job.py"), "--jar '/tmp/job.py'"),
         "jar not py or jar": (ok("--jar", "s3://my-archive/job.txt"), "a .py or .jar"),
         "log path not s3": (ok("--log-path", "logs/"), "--log-path: 'logs/' is not an S3 URI"),
         "assets no bucket": (ok("--assets", "s3://"), "--assets: S3 URI 's3://' has no bucket"),
-        "idle timeout": (ok("--idle-timeout", "10"), "--idle-timeout '10'"),
-        "subnet": (ok("--subnet-id", "sub"), "--subnet-id 'sub'"),
         "kms empty": (ok("--kms-key-id", " "), "--kms-key-id is empty"),
-        "run manifest table": (ok("--run-manifest-table", "a"), "--run-manifest-table 'a'"),
         "poll interval": (ok("--wait", "--poll-interval", "0"), "--poll-interval '0'"),
         "json still one object": (ok("--json", "--since", "nope"), "--since 'nope'"),
+        **{
+            name: (ok(flag, value), f"{flag} '{value}'")
+            for name, (flag, value) in QUOTED_VALUES.items()
+        },
     }
 
 
