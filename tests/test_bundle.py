@@ -222,15 +222,11 @@ def test_the_config_name_is_no_digest_of_the_secret() -> None:
     """Issue 10.8: the key (shown in the EMR console and --dry-run) must not be an offline
     oracle for guesses of the secret: it is the same whatever the secret, and no digest of
     anything holding the secret appears in it or in the shown upload digests."""
-    names = {
-        build_bundle(_with_secret(s), include_job=False).storage_config.filename
-        for s in (SECRET, "another-secret-of-40-characters-xxxxxxxxx")
-    }
+    names = {build_bundle(_with_secret(s), include_job=False).storage_config.filename
+             for s in (SECRET, "another-secret-of-40-characters-xxxxxxxxx")}
     assert len(names) == 1
-    assert (
-        build_bundle(_with_secret(SECRET, "other"), include_job=False).storage_config.filename
+    assert build_bundle(_with_secret(SECRET, "other"), include_job=False).storage_config.filename \
         not in names
-    )
     config = build_bundle(STORAGE, include_job=False).storage_config
     assert config.sha256 not in config.filename and config.shown_sha256 is None
     redacted = config.body.decode().replace(SECRET, "<secret>")
