@@ -6,7 +6,6 @@ credentials, fail with a 5xx, or accept connections and never answer.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -14,7 +13,7 @@ import pytest
 
 from devkit.jobs import resolver_config, storage_config, write_json
 from tests.support.aws_faults import refusing_endpoint, silent_endpoint
-from tests.support.cli import REPO_ROOT, Ran, command, environment
+from tests.support.cli import Ran, args, inv
 
 CREDENTIAL_CODES = [
     (400, "UnrecognizedClientException"),
@@ -26,17 +25,9 @@ CREDENTIAL_CODES = [
 ]
 
 
-def run(task: str, args: List[str], endpoint: str, extra: Optional[Dict[str, str]] = None) -> Ran:
-    done = subprocess.run(
-        command(task, args),
-        cwd=REPO_ROOT,
-        env=environment(endpoint, extra),
-        capture_output=True,
-        text=True,
-        timeout=120,  # a hang guard, not a timing assertion
-        stdin=subprocess.DEVNULL,
-    )
-    return Ran(done.returncode, done.stdout, done.stderr)
+def run(task: str, words: List[str], endpoint: str, extra: Optional[Dict[str, str]] = None) -> Ran:
+    """`inv TASK WORDS` with a long time-out: a hang guard, not a timing assertion."""
+    return inv(task, words, endpoint, timeout=120, extra_env=extra)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +53,7 @@ def one_paragraph(ran: Ran, *expected: str) -> None:
 @pytest.mark.parametrize(("status", "code"), CREDENTIAL_CODES)
 def test_run_local_refused_credentials(local: Dict[str, str], status: int, code: str) -> None:
     with refusing_endpoint(status, code, "The security token is not valid.") as endpoint:
-        ran = run("run_local", [local["archive"], local["storage"], local["resolver"]], endpoint)
+        ran = run("run_local", args(local), endpoint)
     assert ran.code == 2, ran.err
     one_paragraph(ran, "AWS refused DescribeTable", code, "credentials")
 
@@ -77,27 +68,27 @@ def test_list_runs_refused_credentials(status: int, code: str) -> None:
 
 def test_a_server_error_on_a_preflight_call_exits_1(local: Dict[str, str]) -> None:
     with refusing_endpoint(500, "InternalServerError", "We are sorry.") as endpoint:
-        ran = run("run_local", [local["archive"], local["storage"], local["resolver"]], endpoint)
+        ran = run("run_local", args(local), endpoint)
     assert ran.code == 1, ran.err
     one_paragraph(ran, "AWS refused DescribeTable", "InternalServerError", "server error")
 
 
 def test_an_unknown_operation_names_the_operation(local: Dict[str, str]) -> None:
     with refusing_endpoint(400, "UnknownOperationException", "Not here.") as endpoint:
-        ran = run("run_local", [local["archive"], local["storage"], local["resolver"]], endpoint)
+        ran = run("run_local", args(local), endpoint)
     assert ran.code == 2, ran.err
     one_paragraph(ran, "AWS refused DescribeTable: UnknownOperationException")
 
 
 @pytest.mark.parametrize("task", ["run_local", "list_runs", "run_emr"])
 def test_an_endpoint_that_never_answers(local: Dict[str, str], task: str) -> None:
-    args = {
-        "run_local": [local["archive"], local["storage"], local["resolver"]],
+    task_args = {
+        "run_local": args(local),
         "list_runs": ["s3://my-archive/enriched/"],
         "run_emr": ["s3://my-archive/enriched/", local["storage"], local["resolver"]],
     }[task]
     with silent_endpoint() as endpoint:
-        ran = run(task, args, endpoint)
+        ran = run(task, task_args, endpoint)
     assert ran.code == 2, ran.err
     one_paragraph(ran, "cannot reach AWS")
 
@@ -105,7 +96,7 @@ def test_an_endpoint_that_never_answers(local: Dict[str, str], task: str) -> Non
 def test_a_dead_https_proxy(local: Dict[str, str]) -> None:
     ran = run(
         "run_local",
-        [local["archive"], local["storage"], local["resolver"]],
+        args(local),
         "",
         {"HTTPS_PROXY": "http://127.0.0.1:9", "AWS_ENDPOINT_URL": ""},
     )
@@ -113,42 +104,38 @@ def test_a_dead_https_proxy(local: Dict[str, str]) -> None:
     one_paragraph(ran, "cannot reach AWS")
 
 
+BAD_VALUES = {
+    "--in-flight": ["abc", "1.5", "0"],
+    "--endpoint-url": ["not-a-url", "ftp://host/x"],
+    "--master": ["local[0]", "bogus://x"],
+    "--driver-memory": ["abc"],
+}
+
+
 @pytest.mark.parametrize(
-    ("flag", "value", "expected"),
-    [
-        ("--in-flight", "abc", "--in-flight 'abc'"),
-        ("--in-flight", "1.5", "--in-flight '1.5'"),
-        ("--in-flight", "0", "--in-flight '0'"),
-        ("--endpoint-url", "not-a-url", "--endpoint-url 'not-a-url'"),
-        ("--endpoint-url", "ftp://host/x", "--endpoint-url 'ftp://host/x'"),
-        ("--master", "local[0]", "--master 'local[0]'"),
-        ("--master", "bogus://x", "--master 'bogus://x'"),
-        ("--driver-memory", "abc", "--driver-memory 'abc'"),
-    ],
+    ("flag", "value"), [(flag, value) for flag, values in BAD_VALUES.items() for value in values]
 )
 def test_run_local_bad_option_values_before_any_side_effect(
-    local: Dict[str, str], moto_endpoint: str, dynamodb, flag: str, value: str, expected: str
+    local: Dict[str, str], moto_endpoint: str, dynamodb, flag: str, value: str
 ) -> None:
     table = "never-created-" + flag.strip("-") + "-" + str(abs(hash(value)))
     config = write_json(Path(local["storage"]).with_name(f"{table}.json"), storage_config(table))
-    ran = run(
-        "run_local", [local["archive"], config, local["resolver"], flag, value], moto_endpoint
-    )
+    ran = run("run_local", args({**local, "storage": config}, flag, value), moto_endpoint)
     assert ran.code == 2, ran.err
-    one_paragraph(ran, expected)
+    one_paragraph(ran, f"{flag} '{value}'")  # the message quotes the flag and its value
     assert table not in dynamodb.list_tables()["TableNames"]
 
 
 @pytest.mark.parametrize(
-    "args",
+    "words",
     [
         ["list_runs", "s3://my-archive/enriched/", "extra-word"],
         ["run_local", "--in-flight"],
         ["run_emr", "a", "b", "c", "d"],
     ],
 )
-def test_invoke_parse_errors_exit_2(args: List[str]) -> None:
-    ran = run(args[0], args[1:], "http://127.0.0.1:9")
+def test_invoke_parse_errors_exit_2(words: List[str]) -> None:
+    ran = run(words[0], words[1:], "http://127.0.0.1:9")
     assert ran.code == 2, ran.err
     assert ran.err.startswith("error: "), ran.err
 
@@ -159,15 +146,15 @@ NEUTRAL = {"target", "state", "exit_code", "cause", "elapsed_seconds", "ids", "e
 def test_run_local_json_is_one_target_neutral_object(local: Dict[str, str]) -> None:
     import json
 
-    args = [local["archive"], local["storage"], local["resolver"], "--json"]
-    dry = run("run_local", [*args, "--dry-run", "--in-flight", "4"], "http://127.0.0.1:9")
+    inputs = args(local, "--json")
+    dry = run("run_local", [*inputs, "--dry-run", "--in-flight", "4"], "http://127.0.0.1:9")
     assert dry.code == 0, dry.err
     shown = json.loads(dry.out)
     assert set(shown) >= NEUTRAL and shown["target"] == "local"
     argv = shown["request"]["argv"]
     assert argv[argv.index("--in-flight") + 1] == "4"
     with refusing_endpoint(403, "AccessDenied", "No.") as endpoint:
-        refused = run("run_local", args, endpoint)
+        refused = run("run_local", inputs, endpoint)
     assert refused.code == 2
     failed = json.loads(refused.out)
     assert failed["exit_code"] == 2 and "AWS refused DescribeTable" in failed["error"]

@@ -37,69 +37,71 @@ def files(root: Path) -> Dict[str, str]:
     }
 
 
+# Refused values the message quotes after their flag, as `--flag 'value'`.
+QUOTED_VALUES = {
+    "instance count word": ("--instance-count", "three"),
+    "release label": ("--release-label", "7.12.0"),
+    "region": ("--region", "mars"),
+    "cluster id": ("--cluster-id", "cluster1"),
+    "jar not s3": ("--jar", "/tmp/job.py"),
+    "idle timeout": ("--idle-timeout", "10"),
+    "subnet": ("--subnet-id", "sub"),
+    "run manifest table": ("--run-manifest-table", "a"),
+}
+
+
 def run_emr_cases(f: Dict[str, str]) -> Dict[str, Tuple[List[str], str]]:
-    ok = [ARCHIVE, f["storage"], f["resolver"]]
+    def ok(*words: str) -> List[str]:
+        return [ARCHIVE, f["storage"], f["resolver"], *words]
+
+    def archive(location: str) -> List[str]:
+        return [location, f["storage"], f["resolver"]]
+
+    def storage(path: str) -> List[str]:
+        return [ARCHIVE, path, f["resolver"]]
+
     return {
         "no arguments": ([], "missing ENRICHED_ARCHIVE"),
         "no storage config": ([ARCHIVE], "missing STORAGE_CONFIG"),
         "no resolver": ([ARCHIVE, f["storage"]], "missing RESOLVER"),
-        "local archive": ([f["dir"], f["storage"], f["resolver"]], "EMR reads from S3"),
-        "http archive": (
-            ["http://x/y/", f["storage"], f["resolver"]],
-            "expected s3://bucket/prefix/",
-        ),
-        "bad bucket": (["s3://UP/x/", f["storage"], f["resolver"]], "bucket name 'UP'"),
-        "empty segment": (
-            ["s3://my-archive/a//b/", f["storage"], f["resolver"]],
-            "empty path segment",
-        ),
-        "embedded keys": (
-            ["s3n://AKIA:secret@bucket/x/", f["storage"], f["resolver"]],
-            "embedded credentials",
-        ),
-        "since month 13": ([*ok, "--since", "2017-13-01"], "--since '2017-13-01' is not a date"),
-        "since words": (
-            [*ok, "--since", "yesterday"],
-            "expected YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS",
-        ),
-        "since epoch": ([*ok, "--since", "1485388885"], "is not a date"),
-        "storage not json": ([ARCHIVE, f["notjson"], f["resolver"]], "expected valid JSON"),
-        "storage is a resolver": (
-            [ARCHIVE, f["resolver"], f["resolver"]],
-            "DynamoDB storage config schema",
-        ),
+        "local archive": (archive(f["dir"]), "EMR reads from S3"),
+        "http archive": (archive("http://x/y/"), "expected s3://bucket/prefix/"),
+        "bad bucket": (archive("s3://UP/x/"), "bucket name 'UP'"),
+        "empty segment": (archive("s3://my-archive/a//b/"), "empty path segment"),
+        "embedded keys": (archive("s3n://AKIA:secret@bucket/x/"), "embedded credentials"),
+        "since month 13": (ok("--since", "2017-13-01"), "--since '2017-13-01' is not a date"),
+        "since words": (ok("--since", "yesterday"), "expected YYYY-MM-DD or YYYY-MM-DD-HH-MM-SS"),
+        "since epoch": (ok("--since", "1485388885"), "is not a date"),
+        "storage not json": (storage(f["notjson"]), "expected valid JSON"),
+        "storage is a resolver": (storage(f["resolver"]), "DynamoDB storage config schema"),
         "resolver is a storage": ([ARCHIVE, f["storage"], f["storage"]], "resolver-config schema"),
-        "storage extra field": ([ARCHIVE, f["extra"], f["resolver"]], "unexpected: 'e…' (5 chars)"),
-        "storage bad region": ([ARCHIVE, f["region"], f["resolver"]], "$.data.awsRegion"),
-        "storage is a dir": ([ARCHIVE, f["dir"], f["resolver"]], "got a directory"),
-        "storage missing": ([ARCHIVE, f["missing"], f["resolver"]], "no such file"),
+        "storage extra field": (storage(f["extra"]), "unexpected: 'e…' (5 chars)"),
+        "storage bad region": (storage(f["region"]), "$.data.awsRegion"),
+        "storage is a dir": (storage(f["dir"]), "got a directory"),
+        "storage missing": (storage(f["missing"]), "no such file"),
         "instance count 0": (
-            [*ok, "--instance-count", "0"],
+            ok("--instance-count", "0"),
             "--instance-count '0': expected a whole number",
         ),
-        "instance count word": ([*ok, "--instance-count", "three"], "--instance-count 'three'"),
         "instance type": (
-            [*ok, "--instance-type", "m5"],
+            ok("--instance-type", "m5"),
             "--instance-type 'm5': expected an EC2 type",
         ),
-        "release label": ([*ok, "--release-label", "7.12.0"], "--release-label '7.12.0'"),
-        "region": ([*ok, "--region", "mars"], "--region 'mars'"),
-        "tag without value": ([*ok, "--tag", "team"], "--tag 'team': expected KEY=VALUE"),
-        "reserved tag": ([*ok, "--tag", "aws:x=1"], "reserved"),
-        "cluster id": ([*ok, "--cluster-id", "cluster1"], "--cluster-id 'cluster1'"),
-        "step without cluster": ([*ok, "--step-id", "s-ABC"], "give its --cluster-id too"),
-        "negative timeout": ([*ok, "--wait", "--timeout", "-5"], "--timeout '-5'"),
-        "timeout without wait": ([*ok, "--timeout", "60"], "add --wait"),
-        "jar not s3": ([*ok, "--jar", "/tmp/job.py"], "--jar '/tmp/job.py'"),
-        "jar not py or jar": ([*ok, "--jar", "s3://my-archive/job.txt"], "a .py or .jar"),
-        "log path not s3": ([*ok, "--log-path", "logs/"], "--log-path: 'logs/' is not an S3 URI"),
-        "assets no bucket": ([*ok, "--assets", "s3://"], "--assets: S3 URI 's3://' has no bucket"),
-        "idle timeout": ([*ok, "--idle-timeout", "10"], "--idle-timeout '10'"),
-        "subnet": ([*ok, "--subnet-id", "sub"], "--subnet-id 'sub'"),
-        "kms empty": ([*ok, "--kms-key-id", " "], "--kms-key-id is empty"),
-        "run manifest table": ([*ok, "--run-manifest-table", "a"], "--run-manifest-table 'a'"),
-        "poll interval": ([*ok, "--wait", "--poll-interval", "0"], "--poll-interval '0'"),
-        "json still one object": ([*ok, "--json", "--since", "nope"], "--since 'nope'"),
+        "tag without value": (ok("--tag", "team"), "--tag 'team': expected KEY=VALUE"),
+        "reserved tag": (ok("--tag", "aws:x=1"), "reserved"),
+        "step without cluster": (ok("--step-id", "s-ABC"), "give its --cluster-id too"),
+        "negative timeout": (ok("--wait", "--timeout", "-5"), "--timeout '-5'"),
+        "timeout without wait": (ok("--timeout", "60"), "add --wait"),
+        "jar not py or jar": (ok("--jar", "s3://my-archive/job.txt"), "a .py or .jar"),
+        "log path not s3": (ok("--log-path", "logs/"), "--log-path: 'logs/' is not an S3 URI"),
+        "assets no bucket": (ok("--assets", "s3://"), "--assets: S3 URI 's3://' has no bucket"),
+        "kms empty": (ok("--kms-key-id", " "), "--kms-key-id is empty"),
+        "poll interval": (ok("--wait", "--poll-interval", "0"), "--poll-interval '0'"),
+        "json still one object": (ok("--json", "--since", "nope"), "--since 'nope'"),
+        **{
+            name: (ok(flag, value), f"{flag} '{value}'")
+            for name, (flag, value) in QUOTED_VALUES.items()
+        },
     }
 
 

@@ -3,7 +3,6 @@ output, the exit codes, the duplicate guard, the --wait paths, and never a secre
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import signal
@@ -17,8 +16,18 @@ from populator.core.storage_config import parse_storage_config_text
 from populator.launcher.bundle import JOB_SCRIPT, bootstrap_script, cluster_modules, job_zip
 from populator.launcher.redact import secret_forms
 from populator.launcher.targets.common.request import TAG_DIGEST, TAG_TABLE, TOOL_NAME
-from tests.support.cli import DEAD_ENDPOINT, POLLING, STARTED, Running, args, inv, inv_in_process
+from tests.support.cli import (
+    DEAD_ENDPOINT,
+    POLLING,
+    STARTED,
+    Running,
+    args,
+    inv,
+    inv_in_process,
+    waiting_on_emr,
+)
 from tests.support.emr_expect import SPARK_SUBMIT_HEAD
+from tests.support.emr_steps import put_step_logs
 
 
 def assert_no_secret(*texts: str) -> None:
@@ -183,11 +192,7 @@ def test_identical_resubmission_is_recognised_and_another_refused(
 
 
 def test_wait_success_json(moto_endpoint, setup) -> None:
-    running = Running(
-        "run_emr", args(setup, "--wait", "--json", "--poll-interval", "0.05"), moto_endpoint
-    )
-    cluster_id, _ = running.expect(STARTED).groups()
-    running.expect(POLLING)
+    running, cluster_id, _ = waiting_on_emr(setup, moto_endpoint, "--json")
     set_states(cluster_id, step_state="COMPLETED", cluster_state="TERMINATED")
     done = running.finish()
     assert done.code == 0, done.err
@@ -203,30 +208,15 @@ def test_wait_success_json(moto_endpoint, setup) -> None:
 
 
 def test_wait_failure_prints_the_probable_cause(moto_endpoint, s3, setup) -> None:
-    running = Running(
-        "run_emr",
-        args(setup, "--wait", "--json", "--poll-interval", "0.05", "--log-wait", "0"),
-        moto_endpoint,
+    running, cluster_id, step_id = waiting_on_emr(setup, moto_endpoint, "--json", "--log-wait", "0")
+    driver = (
+        b"Traceback (most recent call last):\n"
+        b'  File "populate_manifest.py", line 3, in <module>\n'
+        b"    main()\n"
+        b"PermissionError: dynamodb:PutItem denied\n"
     )
-    cluster_id, step_id = running.expect(STARTED).groups()
-    running.expect(POLLING)
     app = "application_1732248000000_0042"
-    base = f"populator/logs/{cluster_id}/"
-    s3.put_object(
-        Bucket=setup["bucket"],
-        Key=f"{base}steps/{step_id}/stderr.gz",
-        Body=gzip.compress(f"INFO Client: Submitted application {app}\n".encode()),
-    )
-    s3.put_object(
-        Bucket=setup["bucket"],
-        Key=f"{base}containers/{app}/container_1732248000000_0042_01_000001/stderr.gz",
-        Body=gzip.compress(
-            b"Traceback (most recent call last):\n"
-            b'  File "populate_manifest.py", line 3, in <module>\n'
-            b"    main()\n"
-            b"PermissionError: dynamodb:PutItem denied\n"
-        ),
-    )
+    put_step_logs(s3, setup["bucket"], f"populator/logs/{cluster_id}/", step_id, app, driver)
     set_states(
         cluster_id,
         step_state="FAILED",
@@ -290,9 +280,7 @@ def test_timeout_exits_3_and_reattach_follows_to_the_end(moto_endpoint, setup) -
 def test_interrupt_while_waiting_terminates_the_cluster_we_started(
     moto_endpoint, setup, signum
 ) -> None:
-    running = Running("run_emr", args(setup, "--wait", "--poll-interval", "0.05"), moto_endpoint)
-    cluster_id, step_id = running.expect(STARTED).groups()
-    running.expect(POLLING)
+    running, cluster_id, step_id = waiting_on_emr(setup, moto_endpoint)
     running.interrupt(signum)
     done = running.finish()
     assert done.code == 130, done.err

@@ -13,7 +13,7 @@ from devkit.emr import set_states
 from populator.core.report import new_report, summary
 from populator.launcher.targets.common.report import failure_lines, fetch_report, report_uri
 from populator.launcher.targets.common.request import TAG_DIGEST
-from tests.support.cli import DEAD_ENDPOINT, POLLING, STARTED, Running, args, inv_in_process
+from tests.support.cli import DEAD_ENDPOINT, args, inv_in_process, waiting_on_emr
 
 
 def step_args(emr, cluster_id: str, step_id: str) -> List[str]:
@@ -39,18 +39,13 @@ def test_job_options_reach_the_step_and_the_report_comes_back_on_success(
     moto_endpoint, emr, s3, setup
 ) -> None:
     bad_rows = f"s3://{setup['bucket']}/populator/bad-rows"  # normalised to a folder
-    running = Running(
-        "run_emr",
-        args(
-            setup,
-            *("--bad-rows", bad_rows, "--include-expired", "--in-flight", "8"),
-            *("--accept-read-errors", "--since", "2017-01-01", "--run-manifest-table", "runs"),
-            *("--wait", "--json", "--poll-interval", "0.05"),
-        ),
+    running, cluster_id, step_id = waiting_on_emr(
+        setup,
         moto_endpoint,
+        *("--bad-rows", bad_rows, "--include-expired", "--in-flight", "8"),
+        *("--accept-read-errors", "--since", "2017-01-01", "--run-manifest-table", "runs"),
+        "--json",
     )
-    cluster_id, step_id = running.expect(STARTED).groups()
-    running.expect(POLLING)
     sent = step_args(emr, cluster_id, step_id)
     digest = {
         t["Key"]: t["Value"] for t in emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Tags"]
@@ -97,13 +92,7 @@ def test_job_options_reach_the_step_and_the_report_comes_back_on_success(
 
 
 def test_failure_shows_the_reports_errors_with_the_cause(moto_endpoint, emr, s3, setup) -> None:
-    running = Running(
-        "run_emr",
-        args(setup, "--wait", "--json", "--poll-interval", "0.05", "--log-wait", "0"),
-        moto_endpoint,
-    )
-    cluster_id, step_id = running.expect(STARTED).groups()
-    running.expect(POLLING)
+    running, cluster_id, step_id = waiting_on_emr(setup, moto_endpoint, "--json", "--log-wait", "0")
     report_at = report_uri(step_args(emr, cluster_id, step_id))
     assert report_at is not None
     report = job_report(setup, "failed")

@@ -6,38 +6,20 @@ from __future__ import annotations
 
 import json
 import signal
-from typing import Any, Dict, List
-
-import boto3
-import pytest
+from typing import Any, Dict, List, Tuple
 
 from devkit.jobs import SECRET
-from devkit.serverless import Proxy, job_runs, runs_start_in, set_job_run
+from devkit.serverless import Proxy, job_runs, set_job_run
 from populator.launcher.bundle import build_bundle
 from populator.launcher.inputs import validate_inputs
 from populator.launcher.redact import secret_forms
 from populator.launcher.targets.serverless import ServerlessOptions, run_serverless
 from tests.support.cli import DEAD_ENDPOINT, Running, args, inv, inv_many
+from tests.support.serverless_runs import REGION, ROLE
 
-ROLE = "arn:aws:iam::123456789012:role/populator-job"
-REGION = "us-east-1"
 STARTED = r"started EMR Serverless job run (\w+) on application (\w+)"
 FORMS = sorted(secret_forms(SECRET))
-
-
-@pytest.fixture
-def proxy(moto_endpoint, monkeypatch):
-    runs_start_in(monkeypatch, "SUBMITTED")  # the moto server runs in this process
-    with Proxy(moto_endpoint) as running:
-        yield running
-
-
-@pytest.fixture
-def application(moto_endpoint, unique_name) -> str:
-    es = boto3.client("emr-serverless", endpoint_url=moto_endpoint, region_name=REGION)
-    return es.create_application(
-        name=unique_name("shared"), releaseLabel="emr-7.12.0", type="SPARK"
-    )["applicationId"]
+pytest_plugins = ["tests.support.serverless_fixtures"]
 
 
 def planned(setup: Dict[str, Any], **changes: Any) -> Dict[str, Any]:
@@ -57,6 +39,21 @@ def assert_no_secret(*texts: str) -> None:
 
 def sent(proxy: Proxy, method: str, suffix: str) -> List[Any]:
     return [r for r in proxy.requests if r.method == method and r.path.endswith(suffix)]
+
+
+def on(application: str) -> Tuple[str, ...]:
+    """The flags that send the backfill to this existing application."""
+    return ("--application-id", application, "--execution-role-arn", ROLE)
+
+
+def waiting(setup: Dict[str, Any], proxy: Proxy, *options: str) -> Tuple[Running, str, str]:
+    """`run_emr OPTIONS --wait --json` in the background, once it follows a SUBMITTED job run:
+    (the run, its job run id, its application id)."""
+    command = args(setup, *options, "--wait", "--json", "--poll-interval", "0.05")
+    running = Running("run_emr", command, proxy.url)
+    run_id, app = running.expect(STARTED).groups()
+    running.expect(rf"job run {run_id} SUBMITTED")
+    return running, run_id, app
 
 
 def test_serverless_dry_run_prints_the_exact_requests(setup) -> None:
@@ -113,17 +110,10 @@ def test_serverless_idle_timeout_defaults_to_15_minutes_and_job_flags_reach_the_
 def test_application_id_wait_json_sends_the_dry_run_request_and_reports(
     setup, proxy, application
 ) -> None:
-    target = ("--application-id", application, "--execution-role-arn", ROLE)
-    dry = inv("run_emr", args(setup, *target, "--dry-run"), DEAD_ENDPOINT)
+    dry = inv("run_emr", args(setup, *on(application), "--dry-run"), DEAD_ENDPOINT)
     assert dry.code == 0, dry.err
-    running = Running(
-        "run_emr",
-        args(setup, *target, "--wait", "--json", "--poll-interval", "0.05"),
-        proxy.url,
-    )
-    run_id, app = running.expect(STARTED).groups()
+    running, run_id, app = waiting(setup, proxy, *on(application))
     assert app == application
-    running.expect(rf"job run {run_id} SUBMITTED")
     set_job_run(application, run_id, "SUCCESS")
     done = running.finish()
     assert done.code == 0, done.err
@@ -143,25 +133,7 @@ def test_application_id_wait_json_sends_the_dry_run_request_and_reports(
 
 
 def test_a_failed_job_run_exits_1_with_its_cause_in_the_json(setup, proxy, application) -> None:
-    running = Running(
-        "run_emr",
-        args(
-            setup,
-            "--application-id",
-            application,
-            "--execution-role-arn",
-            ROLE,
-            "--wait",
-            "--json",
-            "--poll-interval",
-            "0.05",
-            "--log-wait",
-            "0",
-        ),
-        proxy.url,
-    )
-    run_id, _ = running.expect(STARTED).groups()
-    running.expect(rf"job run {run_id} SUBMITTED")
+    running, run_id, _ = waiting(setup, proxy, *on(application), "--log-wait", "0")
     set_job_run(application, run_id, "FAILED", "Job failed, ExitCode: 1")
     done = running.finish()
     assert done.code == 1, done.err
@@ -173,23 +145,8 @@ def test_a_failed_job_run_exits_1_with_its_cause_in_the_json(setup, proxy, appli
 
 
 def test_timeout_exits_3_then_reattach_follows_to_the_end(setup, proxy, application) -> None:
-    first = inv(
-        "run_emr",
-        args(
-            setup,
-            "--application-id",
-            application,
-            "--execution-role-arn",
-            ROLE,
-            "--wait",
-            "--timeout",
-            "1",
-            "--poll-interval",
-            "0.2",
-            "--json",
-        ),
-        proxy.url,
-    )
+    waits = ("--wait", "--timeout", "1", "--poll-interval", "0.2", "--json")
+    first = inv("run_emr", args(setup, *on(application), *waits), proxy.url)
     assert first.code == 3, first.err
     result = json.loads(first.out)
     run_id = result["job_run_id"]
@@ -217,23 +174,7 @@ def test_timeout_exits_3_then_reattach_follows_to_the_end(setup, proxy, applicat
 
 
 def test_sigterm_during_wait_cancels_the_job_run(setup, proxy, application) -> None:
-    running = Running(
-        "run_emr",
-        args(
-            setup,
-            "--application-id",
-            application,
-            "--execution-role-arn",
-            ROLE,
-            "--wait",
-            "--json",
-            "--poll-interval",
-            "0.05",
-        ),
-        proxy.url,
-    )
-    run_id, _ = running.expect(STARTED).groups()
-    running.expect(rf"job run {run_id} SUBMITTED")
+    running, run_id, _ = waiting(setup, proxy, *on(application))
     running.interrupt(signal.SIGTERM)
     done = running.finish()
     assert done.code == 130, done.err
@@ -274,11 +215,10 @@ def test_mixed_and_incomplete_target_flags_are_refused_with_exit_2(setup) -> Non
 
 
 def test_another_backfill_of_the_table_is_refused_with_exit_2(setup, proxy, application) -> None:
-    target = ("--application-id", application, "--execution-role-arn", ROLE)
-    first = inv("run_emr", args(setup, *target, "--json"), proxy.url)
+    first = inv("run_emr", args(setup, *on(application), "--json"), proxy.url)
     assert first.code == 0, first.err
     assert json.loads(first.out)["state"] == "SUBMITTED"
-    other = inv("run_emr", args(setup, *target, "--in-flight", "5", "--json"), proxy.url)
+    other = inv("run_emr", args(setup, *on(application), "--in-flight", "5", "--json"), proxy.url)
     assert other.code == 2, other.err
     assert "another backfill of DynamoDB table" in json.loads(other.out)["error"]
     assert len(other.error_lines) == 1 and "--force" in other.error_lines[0]
@@ -297,24 +237,8 @@ def test_an_unreachable_aws_is_one_error_line_and_exit_2(setup) -> None:
 
 
 def test_serverless_wait_creates_the_application_and_deletes_it_at_the_end(setup, proxy) -> None:
-    running = Running(
-        "run_emr",
-        args(
-            setup,
-            "--serverless",
-            "--execution-role-arn",
-            ROLE,
-            "--idle-timeout",
-            "600",
-            "--wait",
-            "--json",
-            "--poll-interval",
-            "0.05",
-        ),
-        proxy.url,
-    )
-    run_id, app = running.expect(STARTED).groups()
-    running.expect(rf"job run {run_id} SUBMITTED")
+    options = ("--serverless", "--execution-role-arn", ROLE, "--idle-timeout", "600")
+    running, run_id, app = waiting(setup, proxy, *options)
     set_job_run(app, run_id, "SUCCESS")
     done = running.finish()
     assert done.code == 0, done.err

@@ -24,7 +24,8 @@ from populator.launcher.bundle import BOTO3_FOR_EMR
 from populator.launcher.targets.common.request import TAG_TABLE
 from populator.launcher.targets.emr.request import ACTIVE_CLUSTER_STATES
 from populator.launcher.targets.emr.wait import Watch, wait_for_step
-from tests.support.cli import STARTED, Running
+from tests.support.cli import Running, waiting_on_emr
+from tests.support.emr_steps import fake_watch, put_step_logs, started_step
 
 POLL = ("--poll-interval", "0.05")
 WAIT = ("--wait", *POLL)
@@ -46,29 +47,13 @@ def codes(monkeypatch) -> None:
 @pytest.fixture
 def starting(emr, codes) -> Dict[str, str]:
     """A cluster this tool started, still bootstrapping: its step waits, PENDING."""
-    cluster_id = start_cluster(emr, "event-manifest-populator: t", {}, [step("s")])
-    step_id = emr.list_steps(ClusterId=cluster_id)["Steps"][0]["Id"]
-    set_states(cluster_id, step_state="PENDING", cluster_state="BOOTSTRAPPING")
-    return {"cluster": cluster_id, "step": step_id}
+    return started_step(emr, step_state="PENDING", cluster_state="BOOTSTRAPPING")
 
 
 def make_watch(emr, job: Dict[str, str], clock: Clock, **settings: Any) -> Watch:
-    said: List[str] = []
     # A (fake-clock) time-out turns a regression that never notices the end into a failure.
-    options: Dict[str, Any] = {"owned": True, "poll_interval": 1.0, "log_wait": 120.0}
-    options["timeout"] = 3600.0
-    options.update(settings)
-    w = Watch(
-        emr=emr,
-        cluster_id=job["cluster"],
-        step_id=job["step"],
-        log=said.append,
-        clock=clock.time,
-        sleep=clock.sleep,
-        **options,
-    )
-    w.said = said  # type: ignore[attr-defined]
-    return w
+    options: Dict[str, Any] = {"poll_interval": 1.0, "log_wait": 120.0, "timeout": 3600.0}
+    return fake_watch(emr, job, clock, **{**options, **settings})
 
 
 def put_bootstrap_log(s3, bucket: str, prefix: str, cluster_id: str) -> str:
@@ -147,17 +132,9 @@ def test_a_step_cancelled_mid_run_by_a_node_failure_is_explained_from_its_logs(
 ) -> None:
     """A CANCELLED step with a start time did run: its driver's logs hold the story."""
     app = "application_1732248000000_0003"
+    lost = b"26/11/22 05:00:00 ERROR YarnScheduler: Lost executor 1: node lost\n"
     base = f"emr/{starting['cluster']}/"
-    s3.put_object(
-        Bucket=bucket,
-        Key=f"{base}steps/{starting['step']}/stderr.gz",
-        Body=gzip.compress(f"Submitted application {app}\n".encode()),
-    )
-    s3.put_object(
-        Bucket=bucket,
-        Key=f"{base}containers/{app}/container_1732248000000_0003_01_000001/stderr.gz",
-        Body=gzip.compress(b"26/11/22 05:00:00 ERROR YarnScheduler: Lost executor 1: node lost\n"),
-    )
+    put_step_logs(s3, bucket, base, starting["step"], app, lost, "Submitted application")
     set_states(starting["cluster"], step_state="RUNNING", cluster_state="RUNNING")
     assert emr.describe_step(ClusterId=starting["cluster"], StepId=starting["step"])["Step"][
         "Status"
@@ -234,14 +211,8 @@ def active_clusters_for(emr, table: str) -> List[str]:
 def test_cli_bootstrap_failure_exits_1_promptly_with_reason_console_and_advice(
     moto_endpoint, emr, s3, codes, setup
 ) -> None:
-    running = Running(
-        "run_emr",
-        # --log-wait stays at its default of 120 s
-        [setup["archive"], setup["storage"], setup["resolver"], "--wait", "--json", *POLL],
-        moto_endpoint,
-    )
-    cluster_id, step_id = running.expect(STARTED).groups()
-    running.expect(r"step s-\w+ RUNNING")
+    running, cluster_id, step_id = waiting_on_emr(setup, moto_endpoint, "--json")
+    # --log-wait stays at its default of 120 s
     put_bootstrap_log(s3, setup["bucket"], "populator/logs/", cluster_id)
     failed_at = time.monotonic()
     fail_cluster(

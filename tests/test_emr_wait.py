@@ -8,7 +8,6 @@ documented shape and cancels the step in moto's backend, like EMR would.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
@@ -17,9 +16,10 @@ from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 
-from devkit.emr import Clock, cluster, set_states, start_cluster, step
+from devkit.emr import Clock, cluster, set_states
 from populator.launcher.targets.common.timing import backoff_delays, format_elapsed
 from populator.launcher.targets.emr.wait import Watch, wait_for_step
+from tests.support.emr_steps import fake_watch, put_step_logs, started_step
 
 APP = "application_1732248000000_0001"
 DRIVER = (
@@ -32,28 +32,12 @@ DRIVER = (
 
 @pytest.fixture
 def job(emr) -> Dict[str, str]:
-    cluster_id = start_cluster(emr, "event-manifest-populator: t", {}, [step("s")])
-    step_id = emr.list_steps(ClusterId=cluster_id)["Steps"][0]["Id"]
-    set_states(cluster_id, step_state="RUNNING", cluster_state="RUNNING")
-    return {"cluster": cluster_id, "step": step_id}
+    return started_step(emr)
 
 
-def watch(emr, job, clock: Clock, owned: bool = True, **kwargs: Any) -> Watch:
-    said: List[str] = []
+def watch(emr, job, clock: Clock, **kwargs: Any) -> Watch:
     settings: Dict[str, Any] = {"poll_interval": 1.0, "max_interval": 4.0, "log_wait": 0.0}
-    settings.update(kwargs)
-    w = Watch(
-        emr=emr,
-        cluster_id=job["cluster"],
-        step_id=job["step"],
-        owned=owned,
-        log=said.append,
-        clock=clock.time,
-        sleep=clock.sleep,
-        **settings,
-    )
-    w.said = said  # type: ignore[attr-defined]
-    return w
+    return fake_watch(emr, job, clock, **{**settings, **kwargs})
 
 
 def test_success_shows_state_changes_with_elapsed_time(emr, job) -> None:
@@ -95,17 +79,7 @@ def test_timeout_leaves_the_step_running(emr, job) -> None:
 
 
 def put_logs(s3, bucket: str, cluster_id: str, step_id: str) -> None:
-    base = f"emr/{cluster_id}/"
-    s3.put_object(
-        Bucket=bucket,
-        Key=f"{base}steps/{step_id}/stderr.gz",
-        Body=gzip.compress(f"INFO Client: Submitted application {APP}\n".encode()),
-    )
-    s3.put_object(
-        Bucket=bucket,
-        Key=f"{base}containers/{APP}/container_1732248000000_0001_01_000001/stderr.gz",
-        Body=gzip.compress(DRIVER.encode()),
-    )
+    put_step_logs(s3, bucket, f"emr/{cluster_id}/", step_id, APP, DRIVER.encode())
 
 
 def test_failure_brings_the_cause_and_the_clusters_reason(emr, s3, bucket, job) -> None:

@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 import zlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,10 +27,10 @@ import pytest
 from devkit.jobs import dump_table, job_args, storage_config, write_json
 from devkit.sample_archive import realistic_archive, write_to_s3
 from populator.cli.run_local import LocalRun, build_local_command, job_environment
-from populator.core.events import TTL_SECONDS
 from populator.core.manifest import EventsManifest
 from populator.core.run_manifests import RunManifests
 from spark_jobs.populate_manifest import main
+from tests.support.job_inputs import expected_items
 
 pytestmark = pytest.mark.spark
 
@@ -125,10 +126,6 @@ def sample():
     return realistic_archive(now=NOW, runs=3, events_per_run=30)
 
 
-def expected_items(sample) -> Dict[Any, Any]:
-    return {key: (etl, etl + TTL_SECONDS) for key, etl in sample.expected.items()}
-
-
 def marker_of(s3, bucket: str, prefix: str = "populator/import/") -> Optional[Dict[str, Any]]:
     listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
     keys = [o["Key"] for o in listing if o["Key"].endswith("/import.json")]
@@ -143,28 +140,59 @@ def staged_objects(s3, bucket: str) -> List[str]:
     return [o["Key"] for o in listing if "/data/" in o["Key"]]
 
 
+@dataclass(frozen=True)
+class ImportInputs:
+    """One test's `--method import` inputs: the sample archive in S3, a table that does not
+    exist yet, its run manifest table, the storage config on disk and where the report goes."""
+
+    archive: str
+    table: str
+    runs_table: str
+    config: str
+    report_path: Path
+
+    def options(self, *extra: str) -> List[str]:
+        return ["--method", "import", "--run-manifest-table", self.runs_table, *extra]
+
+    def args(self, *extra: str) -> List[str]:
+        return job_args(
+            self.archive, self.config, *self.options(*extra), report=str(self.report_path)
+        )
+
+    def report(self) -> Dict[str, Any]:
+        return json.loads(self.report_path.read_text())
+
+    def assert_recorded(self, dynamodb, report: Dict[str, Any]) -> None:
+        """The run manifest holds exactly the runs the report says were processed."""
+        assert sorted(RunManifests(dynamodb, self.runs_table).list()) == sorted(
+            f"enriched/archive/run={run}/" for run in report["runs"]["processed"]
+        )
+
+
+@pytest.fixture
+def inputs(s3, bucket, sample, tmp_path: Path, unique_name) -> Callable[[str], ImportInputs]:
+    """Writes the sample archive, then names a fresh table (`prefix-...`) and its runs table."""
+
+    def make(prefix: str) -> ImportInputs:
+        archive = write_to_s3(sample, s3, bucket, "enriched/archive")
+        table, runs_table = unique_name(prefix), unique_name("runs")
+        config = write_json(tmp_path / "s.json", storage_config(table))
+        return ImportInputs(archive, table, runs_table, config, tmp_path / "r.json")
+
+    return make
+
+
 def test_import_equals_the_write_path_item_for_item_then_a_rerun_does_nothing(
-    spark, s3, dynamodb, bucket, sample, tmp_path: Path, unique_name, capsys
+    spark, s3, dynamodb, bucket, sample, tmp_path: Path, unique_name, inputs, capsys
 ) -> None:
-    archive = write_to_s3(sample, s3, bucket, "enriched/archive")
+    run = inputs("imported")
     written = unique_name("written")
     EventsManifest(dynamodb, written).create()
     write_config = write_json(tmp_path / "w.json", storage_config(written))
-    assert main(job_args(archive, write_config), spark) == 0
+    assert main(job_args(run.archive, write_config), spark) == 0
 
-    imported, runs_table = unique_name("imported"), unique_name("runs")
-    config = write_json(tmp_path / "i.json", storage_config(imported))
-    report_path = tmp_path / "report.json"
-    args = job_args(
-        archive,
-        config,
-        "--method",
-        "import",
-        "--run-manifest-table",
-        runs_table,
-        *("--progress-uri", str(tmp_path / "progress.json"), "--progress-interval", "0.05"),
-        report=str(report_path),
-    )
+    progress = ("--progress-uri", str(tmp_path / "progress.json"), "--progress-interval", "0.05")
+    args = run.args(*progress)
     capsys.readouterr()
     assert main(args, spark) == 0
     said = capsys.readouterr().err
@@ -172,12 +200,12 @@ def test_import_equals_the_write_path_item_for_item_then_a_rerun_does_nothing(
     last = json.loads((tmp_path / "progress.json").read_text())
     assert last["phase"] == "done" and last["runs"]["done"] == last["runs"]["total"] > 0
 
-    table = dump_table(dynamodb, imported)
+    table = dump_table(dynamodb, run.table)
     assert table == dump_table(dynamodb, written) == expected_items(sample)
     assert not set(sample.expired) & set(table)
-    ttl = dynamodb.describe_time_to_live(TableName=imported)["TimeToLiveDescription"]
+    ttl = dynamodb.describe_time_to_live(TableName=run.table)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "ttl")
-    report = json.loads(report_path.read_text())
+    report = run.report()
     assert report["status"] == "succeeded"
     assert report["import"]["status"] == "COMPLETED"
     assert report["import"]["imported_items"] == len(sample.expected)
@@ -185,29 +213,26 @@ def test_import_equals_the_write_path_item_for_item_then_a_rerun_does_nothing(
     assert report["malformed"] == sample.malformed
     assert report["writes"]["requests"] == 0
     assert report["runs"]["recorded"] == report["runs"]["processed"]
-    assert sorted(RunManifests(dynamodb, runs_table).list()) == sorted(
-        f"enriched/archive/run={run}/" for run in report["runs"]["processed"]
-    )
+    run.assert_recorded(dynamodb, report)
     assert staged_objects(s3, bucket) == []  # cleaned up once COMPLETED
     marker = marker_of(s3, bucket)
     assert marker is not None and marker["status"] == "COMPLETED"
 
     # A re-run with the run manifest does nothing: no import, no write, same table.
     assert main(args, spark) == 0
-    again = json.loads(report_path.read_text())
+    again = run.report()
     assert again["runs"]["processed"] == [] and "import" not in again
     assert marker_of(s3, bucket) == marker
-    assert dump_table(dynamodb, imported) == table
+    assert dump_table(dynamodb, run.table) == table
 
 
 def test_import_refuses_an_existing_table_with_exit_2(
-    spark, s3, dynamodb, bucket, sample, tmp_path: Path, unique_name, capsys
+    spark, s3, dynamodb, bucket, inputs, capsys
 ) -> None:
-    archive = write_to_s3(sample, s3, bucket, "enriched/archive")
-    name = unique_name("exists")
+    run = inputs("exists")
+    name = run.table
     EventsManifest(dynamodb, name).create()
-    config = write_json(tmp_path / "s.json", storage_config(name))
-    assert main(job_args(archive, config, "--method", "import"), spark) == 2
+    assert main(job_args(run.archive, run.config, "--method", "import"), spark) == 2
     err = capsys.readouterr().err
     assert f"DynamoDB table '{name}' exists: --method import creates a new table" in err
     assert "Traceback" not in err
@@ -239,31 +264,18 @@ def test_import_refuses_an_existing_table_with_exit_2(
     ids=["failed", "short"],
 )
 def test_a_failed_or_short_import_fails_the_job_with_the_cause_and_records_nothing(
-    spark, s3, dynamodb, bucket, sample, tmp_path: Path, unique_name, proxy, fault, cause
+    spark, s3, dynamodb, bucket, sample, inputs, proxy, fault, cause
 ) -> None:
-    archive = write_to_s3(sample, s3, bucket, "enriched/archive")
-    name, runs_table = unique_name("faulty"), unique_name("runs")
-    config = write_json(tmp_path / "s.json", storage_config(name))
-    report_path = tmp_path / "r.json"
+    run = inputs("faulty")
     proxy.on_describe = fault
-    args = job_args(
-        archive,
-        config,
-        "--method",
-        "import",
-        "--run-manifest-table",
-        runs_table,
-        "--dynamodb-endpoint-url",
-        proxy.url,
-        report=str(report_path),
-    )
+    args = run.args("--dynamodb-endpoint-url", proxy.url)
     assert main(args, spark) == 1
-    report = json.loads(report_path.read_text())
+    report = run.report()
     assert report["status"] == "failed"
     assert any(cause in e and "To retry" in e for e in report["errors"]), report["errors"]
     assert report["runs"]["recorded"] == []
     assert sorted(report["runs"]["not_recorded"]) == sorted(report["runs"]["processed"])
-    assert RunManifests(dynamodb, runs_table).list() == []
+    assert RunManifests(dynamodb, run.runs_table).list() == []
     assert staged_objects(s3, bucket)  # kept for the retry
     assert proxy.count("ImportTable") == 1
     assert marker_of(s3, bucket)["status"] == "FAILED"
@@ -273,35 +285,24 @@ def test_a_failed_or_short_import_fails_the_job_with_the_cause_and_records_nothi
     assert main(args, spark) == 2
     assert proxy.count("ImportTable") == 1
     # ... and, once it is deleted as the message says, starts a new import (attempt 2).
-    dynamodb.delete_table(TableName=name)
+    dynamodb.delete_table(TableName=run.table)
     assert main(args, spark) == 0
     assert proxy.count("ImportTable") == 2
-    assert dump_table(dynamodb, name) == expected_items(sample)
-    assert sorted(RunManifests(dynamodb, runs_table).list()) == sorted(
-        f"enriched/archive/run={run}/" for run in report["runs"]["processed"]
-    )
+    assert dump_table(dynamodb, run.table) == expected_items(sample)
+    run.assert_recorded(dynamodb, report)
     assert marker_of(s3, bucket)["client_token"].endswith("-2")
 
 
 def test_killed_after_import_table_then_rerun_starts_no_second_import(
-    spark, s3, dynamodb, bucket, sample, tmp_path: Path, unique_name, proxy
+    spark, s3, dynamodb, bucket, sample, inputs, proxy
 ) -> None:
-    archive = write_to_s3(sample, s3, bucket, "enriched/archive")
-    name, runs_table = unique_name("killed"), unique_name("runs")
-    config = write_json(tmp_path / "s.json", storage_config(name))
+    run = inputs("killed")
     held = threading.Event()
     held.set()
     proxy.on_describe = lambda d: {**d, "ImportStatus": "IN_PROGRESS"} if held.is_set() else d
 
-    command = build_local_command(archive, config, LocalRun(master="local[1]"))
-    command += [
-        "--method",
-        "import",
-        "--run-manifest-table",
-        runs_table,
-        "--dynamodb-endpoint-url",
-        proxy.url,
-    ]
+    command = build_local_command(run.archive, run.config, LocalRun(master="local[1]"))
+    command += run.options("--dynamodb-endpoint-url", proxy.url)
     process = subprocess.Popen(
         command,
         env=job_environment(),
@@ -321,55 +322,30 @@ def test_killed_after_import_table_then_rerun_starts_no_second_import(
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     assert proxy.count("ImportTable") == 1
-    assert RunManifests(dynamodb, runs_table).list() == []  # nothing recorded before COMPLETED
+    assert RunManifests(dynamodb, run.runs_table).list() == []  # nothing recorded before COMPLETED
 
     held.clear()
-    report_path = tmp_path / "r.json"
-    args = job_args(
-        archive,
-        config,
-        "--method",
-        "import",
-        "--run-manifest-table",
-        runs_table,
-        "--dynamodb-endpoint-url",
-        proxy.url,
-        report=str(report_path),
-    )
-    assert main(args, spark) == 0
+    assert main(run.args("--dynamodb-endpoint-url", proxy.url), spark) == 0
     assert proxy.count("ImportTable") == 1  # followed, not started again
-    assert dump_table(dynamodb, name) == expected_items(sample)
-    report = json.loads(report_path.read_text())
+    assert dump_table(dynamodb, run.table) == expected_items(sample)
+    report = run.report()
     assert report["runs"]["recorded"] == report["runs"]["processed"] != []
     assert report["malformed"] == sample.malformed  # the same report, from the marker
 
 
 def test_an_import_table_refusal_fails_with_its_meaning_and_the_rerun_resumes_the_staging(
-    spark, s3, dynamodb, bucket, sample, tmp_path: Path, unique_name, proxy
+    spark, s3, dynamodb, bucket, sample, inputs, proxy
 ) -> None:
-    archive = write_to_s3(sample, s3, bucket, "enriched/archive")
-    name, runs_table = unique_name("conflict"), unique_name("runs")
-    config = write_json(tmp_path / "s.json", storage_config(name))
-    report_path = tmp_path / "r.json"
-    args = job_args(
-        archive,
-        config,
-        "--method",
-        "import",
-        "--run-manifest-table",
-        runs_table,
-        "--dynamodb-endpoint-url",
-        proxy.url,
-        report=str(report_path),
-    )
+    run = inputs("conflict")
+    args = run.args("--dynamodb-endpoint-url", proxy.url)
     proxy.refuse["ImportTable"] = "ImportConflictException"
     assert main(args, spark) == 1
-    report = json.loads(report_path.read_text())
+    report = run.report()
     assert any(
-        f"ImportTable refused (ImportConflictException): another import into '{name}'" in e
+        f"ImportTable refused (ImportConflictException): another import into '{run.table}'" in e
         for e in report["errors"]
     ), report["errors"]
-    assert RunManifests(dynamodb, runs_table).list() == []
+    assert RunManifests(dynamodb, run.runs_table).list() == []
     marker = marker_of(s3, bucket)
     assert marker["status"] == "STAGED" and "import_arn" not in marker
 
@@ -378,8 +354,8 @@ def test_an_import_table_refusal_fails_with_its_meaning_and_the_rerun_resumes_th
     del proxy.refuse["ImportTable"]
     objects = staged_objects(s3, bucket)
     assert main(args, spark) == 0
-    assert dump_table(dynamodb, name) == expected_items(sample)
-    again = json.loads(report_path.read_text())
+    assert dump_table(dynamodb, run.table) == expected_items(sample)
+    again = run.report()
     assert again["lines_read"] == report["lines_read"] and again["import"]["status"] == "COMPLETED"
     assert again["import"]["staged_objects"] == len(objects)
     assert proxy.count("ImportTable") == 2  # the refused one, then the one that ran

@@ -12,9 +12,9 @@ import pytest
 
 from devkit.jobs import dump_table, resolver_config, storage_config, write_json
 from devkit.sample_archive import realistic_archive, write_to_s3
-from populator.core.events import TTL_SECONDS
 from populator.core.manifest import EventsManifest
 from tests.support.cli import args, inv
+from tests.support.job_inputs import expected_items
 
 NOW = datetime.now(timezone.utc)
 
@@ -48,8 +48,7 @@ def test_run_local_auto_imports_a_missing_table_then_writes_into_the_existing_on
     }
     assert "--method" in result["request"]["argv"]
     assert json.loads(report.read_text())["import"]["status"] == "COMPLETED"
-    expected = {key: (etl, etl + TTL_SECONDS) for key, etl in sample.expected.items()}
-    assert dump_table(dynamodb, table) == expected
+    assert dump_table(dynamodb, table) == expected_items(sample)
     ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "ttl")
     assert "progress: done 100.0%" in first.err  # the job's progress line (the last one)
@@ -65,7 +64,7 @@ def test_run_local_auto_imports_a_missing_table_then_writes_into_the_existing_on
     assert argv[argv.index("--method") + 1] == "write"
     assert result["write_budget"]["source"].startswith("on-demand table")
     assert "import" not in json.loads(report.read_text())
-    assert dump_table(dynamodb, table) == expected
+    assert dump_table(dynamodb, table) == expected_items(sample)
 
 
 def test_run_local_import_onto_an_existing_table_exits_2_and_starts_nothing(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Tuple
 
 import pytest
 
@@ -17,6 +18,7 @@ from populator.core.manifest import EventsManifest, build_create_table_request
 from populator.core.run_manifests import RunManifests
 from populator.launcher.redact import secret_forms
 from spark_jobs.populate_manifest import main
+from tests.support.job_inputs import create_table_keyed_on, expected_items, tiny_archive
 
 pytestmark = pytest.mark.spark
 
@@ -33,10 +35,6 @@ def table(dynamodb, unique_name) -> str:
     name = unique_name("manifest")
     EventsManifest(dynamodb, name).create()
     return name
-
-
-def expected_items(sample) -> dict:
-    return {key: (etl, etl + TTL_SECONDS) for key, etl in sample.expected.items()}
 
 
 def test_s3_archive_populates_every_item_with_the_earliest_etl_time(
@@ -170,17 +168,9 @@ def test_unreadable_files_fail_the_run_but_not_the_job(
 def test_refuses_a_table_with_another_key_schema(
     spark, dynamodb, tmp_path: Path, unique_name, capsys
 ):
-    name = unique_name("foreign")
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    name = create_table_keyed_on(dynamodb, unique_name("foreign"), "id")
     config = write_json(tmp_path / "storage.json", storage_config(name))
-    archive = write_to_dir(
-        realistic_archive(now=NOW, runs=1, events_per_run=3), str(tmp_path / "a")
-    )
+    archive = tiny_archive(tmp_path, NOW)
     assert main(job_args(archive, config), spark) == 2
     assert "refusing to write" in capsys.readouterr().err
     assert dynamodb.scan(TableName=name)["Items"] == []
@@ -191,6 +181,15 @@ def test_refuses_a_table_with_another_key_schema(
 
 def _line(n: int) -> str:
     return make_line(f"1799a90f-f570-4414-b91a-{n:012d}", "2026-11-01 08:46:40.000", f"fp{n}")
+
+
+def one_file_inputs(tmp_path: Path, table: str, text: str) -> Tuple[str, str]:
+    """An archive on disk of one run holding one plain file with ``text``, and the storage
+    config of ``table``: (archive, config path)."""
+    run = tmp_path / "archive" / "run=2026-11-01-08-00-00"
+    run.mkdir(parents=True)
+    (run / "part-00000").write_text(text)
+    return str(tmp_path / "archive"), write_json(tmp_path / "storage.json", storage_config(table))
 
 
 def test_bad_rows_keep_sub_folders_report_in_any_s3_case_skips_are_counted(
@@ -244,9 +243,7 @@ def test_bad_rows_keep_sub_folders_report_in_any_s3_case_skips_are_counted(
 def test_the_job_refuses_bad_destinations_and_empty_tables(
     spark, table, tmp_path: Path, capsys, extra, message
 ) -> None:
-    archive = write_to_dir(
-        realistic_archive(now=NOW, runs=1, events_per_run=3), str(tmp_path / "a")
-    )
+    archive = tiny_archive(tmp_path, NOW)
     config = write_json(tmp_path / "storage.json", storage_config(table))
     before = sorted(str(p) for p in Path(archive).rglob("*"))
     args = [a.format(archive=archive.rstrip("/"), config=config) for a in extra]
@@ -257,9 +254,7 @@ def test_the_job_refuses_bad_destinations_and_empty_tables(
 
 
 def test_an_archive_without_runs_is_refused(spark, table, tmp_path: Path, capsys) -> None:
-    archive = write_to_dir(
-        realistic_archive(now=NOW, runs=1, events_per_run=3), str(tmp_path / "a")
-    )
+    archive = tiny_archive(tmp_path, NOW)
     single = min(p for p in Path(archive).iterdir() if parse_run_id(p.name) is not None)
     config = write_json(tmp_path / "storage.json", storage_config(table))
     assert main(job_args(str(single), config), spark) == 2
@@ -269,12 +264,9 @@ def test_an_archive_without_runs_is_refused(spark, table, tmp_path: Path, capsys
 def test_a_bad_rows_destination_failing_in_the_job_is_one_line(
     spark, table, tmp_path: Path, unique_name, capsys
 ) -> None:
-    run = tmp_path / "archive" / "run=2026-11-01-08-00-00"
-    run.mkdir(parents=True)
-    (run / "part-00000").write_text(f"{_line(1)}\nnot an event\n")
-    config = write_json(tmp_path / "storage.json", storage_config(table))
+    archive, config = one_file_inputs(tmp_path, table, f"{_line(1)}\nnot an event\n")
     missing = f"s3://{unique_name('nobucket')}/bad/"
-    code = main(job_args(str(tmp_path / "archive"), config, "--bad-rows", missing), spark)
+    code = main(job_args(archive, config, "--bad-rows", missing), spark)
     err = capsys.readouterr().err
     assert code == 1
     (line,) = [line for line in err.splitlines() if line.startswith("error:")]
@@ -285,12 +277,9 @@ def test_a_bad_rows_destination_failing_in_the_job_is_one_line(
 def test_a_report_destination_failing_in_the_job_is_one_line(
     spark, table, tmp_path: Path, unique_name, capsys
 ) -> None:
-    run = tmp_path / "archive" / "run=2026-11-01-08-00-00"
-    run.mkdir(parents=True)
-    (run / "part-00000").write_text(f"{_line(1)}\n")
-    config = write_json(tmp_path / "storage.json", storage_config(table))
+    archive, config = one_file_inputs(tmp_path, table, f"{_line(1)}\n")
     missing = f"s3://{unique_name('nobucket')}/r.json"
-    assert main(job_args(str(tmp_path / "archive"), config, report=missing), spark) == 1
+    assert main(job_args(archive, config, report=missing), spark) == 1
     err = capsys.readouterr().err
     (line,) = [line for line in err.splitlines() if line.startswith("error:")]
     assert f"cannot write the report to {missing}: NoSuchBucket" in line

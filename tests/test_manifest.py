@@ -13,6 +13,7 @@ from populator.core.manifest import (
     build_create_table_request,
     build_put_request,
 )
+from tests.support.job_inputs import create_table_keyed_on
 
 EID = "c6ef3124-b53a-4b13-a233-0088f79dcbcb"
 FP = "AADCE520E20C2899F4CED228A79A3083"
@@ -90,13 +91,7 @@ def test_check_refuses_missing_and_foreign_tables(dynamodb, unique_name) -> None
     missing = EventsManifest(dynamodb, unique_name("missing"))
     with pytest.raises(ManifestTableError, match="does not exist"):
         missing.check()
-    name = unique_name("foreign")
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "RunId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "RunId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    name = create_table_keyed_on(dynamodb, unique_name("foreign"), "RunId")
     with pytest.raises(ManifestTableError, match=r"key schema \[RunId \(HASH, S\)\]"):
         EventsManifest(dynamodb, name).check()
     with pytest.raises(ManifestTableError):

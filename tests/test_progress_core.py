@@ -29,21 +29,10 @@ FIELDS = {
 
 def test_the_json_has_the_documented_stable_fields_and_reads_back() -> None:
     progress = Progress(
-        phase="writing",
-        batch=Counts(2, 5),
-        runs=Counts(3, 10),
-        files=Counts(40, 40),
-        lines_read=1234,
-        keys_done=500,
-        keys_written=480,
-        keys_expected=1000,
-        retries=7,
-        throttles=3,
-        writes_per_second=812.5,
-        percent=50.0,
-        eta_seconds=61.5,
-        sequence=9,
-    )
+        phase="writing", batch=Counts(2, 5), runs=Counts(3, 10), files=Counts(40, 40),
+        lines_read=1234, keys_done=500, keys_written=480, keys_expected=1000, retries=7,
+        throttles=3, writes_per_second=812.5, percent=50.0, eta_seconds=61.5, sequence=9,
+    )  # fmt: skip
     document = json.loads(progress.to_json())
     assert set(document) == FIELDS
     assert document["version"] == VERSION == 1

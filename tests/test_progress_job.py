@@ -14,6 +14,7 @@ from devkit.sample_archive import realistic_archive, write_to_dir, write_to_s3
 from populator.core.manifest import EventsManifest
 from populator.core.progress import PHASES, progress_uri_for
 from spark_jobs.populate_manifest import main
+from tests.support.job_inputs import create_table_keyed_on, tiny_archive
 
 pytestmark = pytest.mark.spark
 
@@ -90,17 +91,9 @@ def test_progress_beside_an_s3_report_is_monotonic_and_ends_with_the_reports_cou
 def test_a_failing_job_publishes_a_last_failed_object_to_a_local_progress_uri(
     spark, dynamodb, tmp_path: Path, unique_name, capsys
 ) -> None:
-    name = unique_name("foreign")
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    name = create_table_keyed_on(dynamodb, unique_name("foreign"), "id")
     config = write_json(tmp_path / "storage.json", storage_config(name))
-    archive = write_to_dir(
-        realistic_archive(now=NOW, runs=1, events_per_run=3), str(tmp_path / "a")
-    )
+    archive = tiny_archive(tmp_path, NOW)
     target = tmp_path / "out" / "progress.json"
 
     assert main(job_args(archive, config, "--progress-uri", str(target)), spark) == 2

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import io
 
-from devkit.emr import Clock, set_states, start_cluster, step
+from devkit.emr import Clock, set_states
 from populator.core.progress import Counts, Progress
 from populator.launcher.progress_view import ProgressFollower
-from populator.launcher.targets.emr.wait import Watch, wait_for_step
+from populator.launcher.targets.emr.wait import wait_for_step
+from tests.support.emr_steps import fake_watch, started_step
 from tests.support.progress_sample import writing_progress
 
 
 def test_wait_shows_the_progress_the_job_writes_beside_its_report(emr, s3, bucket) -> None:
-    cluster_id = start_cluster(emr, "event-manifest-populator: p", {}, [step("s")])
-    step_id = emr.list_steps(ClusterId=cluster_id)["Steps"][0]["Id"]
-    set_states(cluster_id, step_state="RUNNING", cluster_state="RUNNING")
+    job = started_step(emr)
     report = f"s3://{bucket}/populator/reports/backfill-d1g3st.json"
     key = "populator/reports/backfill-d1g3st.progress.json"
 
@@ -35,7 +34,7 @@ def test_wait_shows_the_progress_the_job_writes_beside_its_report(emr, s3, bucke
 
     def complete() -> None:
         publish(Progress(phase="done", status="succeeded", percent=100.0, sequence=7))
-        set_states(cluster_id, step_state="COMPLETED", cluster_state="TERMINATED")
+        set_states(job["cluster"], step_state="COMPLETED", cluster_state="TERMINATED")
 
     clock.events[6] = complete
     terminal = io.StringIO()
@@ -47,20 +46,9 @@ def test_wait_shows_the_progress_the_job_writes_beside_its_report(emr, s3, bucke
         clock.sleep(seconds)
         follower.poll()
 
-    outcome = wait_for_step(
-        Watch(
-            emr=emr,
-            cluster_id=cluster_id,
-            step_id=step_id,
-            owned=True,
-            log=follower.wrap_log(said.append),
-            clock=clock.time,
-            sleep=sleep,
-            poll_interval=1.0,
-            max_interval=1.0,
-            log_wait=0.0,
-        )
-    )
+    every_second = {"poll_interval": 1.0, "max_interval": 1.0, "log_wait": 0.0}
+    log = follower.wrap_log(said.append)
+    outcome = wait_for_step(fake_watch(emr, job, clock, log=log, sleep=sleep, **every_second))
     follower.close()
 
     assert outcome.state == "COMPLETED"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
@@ -20,18 +20,12 @@ from populator.core.run_manifests import (
     normalize_prefix,
     split_full_path,
 )
-
-UTC = timezone.utc
-T0 = datetime(2017, 1, 26, 0, 1, 25, tzinfo=UTC)
+from tests.support.archive_objects import T0, put
+from tests.support.job_inputs import create_table_keyed_on
 
 
 def run_key(moment: datetime, prefix: str = "enriched/archive/") -> str:
     return f"{prefix}run={format_run_id(moment)}/"
-
-
-def put(s3: Any, bucket: str, key: str, body: bytes = b"x", storage_class: Optional[str] = None):
-    extra = {"StorageClass": storage_class} if storage_class else {}
-    s3.put_object(Bucket=bucket, Key=key, Body=body, **extra)
 
 
 @pytest.fixture
@@ -147,19 +141,7 @@ def test_create_on_demand(dynamodb: Any, unique_name: Any) -> None:
 
 
 def test_create_refuses_a_foreign_table_and_bad_billing(dynamodb: Any, unique_name: Any) -> None:
-    name = unique_name("events-manifest")
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "eventId", "AttributeType": "S"},
-            {"AttributeName": "fingerprint", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "eventId", "KeyType": "HASH"},
-            {"AttributeName": "fingerprint", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    name = create_table_keyed_on(dynamodb, unique_name("events-manifest"), "eventId", "fingerprint")
     with pytest.raises(ValueError, match="not a run manifest"):
         RunManifests(dynamodb, name).create()
     with pytest.raises(ValueError, match="billing_mode"):

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from populator.core.location import S3Uri, has_s3_scheme, is_s3_uri, parse_s3_uri
+from tests.support.locations import S3_SCHEME_CASES
 
 
 @pytest.mark.parametrize(
@@ -104,18 +105,7 @@ def test_non_string() -> None:
     assert not has_s3_scheme(None)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    ("text", "scheme"),
-    [
-        ("s3://Bad_Bucket/x", True),  # routed to S3, then refused by parse_s3_uri
-        ("s3a://bucket", True),
-        ("S3N://bucket", True),
-        ("file:///tmp/archive", False),
-        ("/tmp/archive", False),
-        ("s3-archive/run=x", False),
-        ("hdfs://namenode/archive", False),
-    ],
-)
+@pytest.mark.parametrize(("text", "scheme"), S3_SCHEME_CASES)
 def test_has_s3_scheme(text: str, scheme: bool) -> None:
     assert has_s3_scheme(text) is scheme
 

@@ -8,7 +8,6 @@ checks for them; each must be allowed by the documented launcher policy.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from pathlib import Path
@@ -23,7 +22,9 @@ from populator.core.storage_config import storage_schema_uri
 from populator.launcher.targets.common.report import report_uri
 from populator.launcher.targets.common.request import TAG_TABLE
 from populator.launcher.targets.emr.request import ACTIVE_CLUSTER_STATES
-from tests.support.cli import STARTED, Running, inv
+from tests.support.cli import inv, waiting_on_emr
+from tests.support.emr_steps import put_step_logs
+from tests.support.job_inputs import create_table_keyed_on
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "security.md"
 TARGET_PREFIXES = {"ElasticMapReduce.": "elasticmapreduce:", "DynamoDB_20120810.": "dynamodb:"}
@@ -113,27 +114,19 @@ def test_the_launcher_policy_allows_every_request_run_emr_and_list_runs_send(
     monkeypatch.setattr(recorder, "_location", str(recording))
     monkeypatch.setattr(recorder, "_user_enabled", True)
 
-    running = Running(
-        "run_emr",
-        [
-            *(archive, storage, resolver, "--method", "write", "--wait"),
-            *("--poll-interval", "0.05", "--log-wait", "0"),
-        ],
-        moto_endpoint,
+    inputs = {"archive": archive, "storage": storage, "resolver": resolver}
+    running, cluster_id, step_id = waiting_on_emr(
+        inputs, moto_endpoint, "--method", "write", "--log-wait", "0"
     )
-    cluster_id, step_id = running.expect(STARTED).groups()
-    running.expect(r"step s-\w+ RUNNING")
-    app = "application_1732248000000_0007"
-    logs = f"populator/logs/{cluster_id}/"
-    s3.put_object(
-        Bucket=bucket,
-        Key=f"{logs}steps/{step_id}/stderr.gz",
-        Body=gzip.compress(f"Submitted application {app}\n".encode()),
-    )
-    s3.put_object(
-        Bucket=bucket,
-        Key=f"{logs}containers/{app}/container_1732248000000_0007_01_000001/stderr",
-        Body=b"error: dynamodb:PutItem denied\n",
+    put_step_logs(
+        s3,
+        bucket,
+        f"populator/logs/{cluster_id}/",
+        step_id,
+        "application_1732248000000_0007",
+        b"error: dynamodb:PutItem denied\n",
+        submitted="Submitted application",
+        driver_log="stderr",  # plain, not gzipped
     )
     at = report_uri(
         emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Config"]["Args"]
@@ -179,13 +172,7 @@ def test_the_launcher_policy_allows_every_request_run_emr_and_list_runs_send(
 def test_a_table_with_another_key_schema_is_refused_before_anything_starts(
     moto_endpoint, s3, emr, dynamodb, bucket, unique_name, tmp_path: Path
 ) -> None:
-    table = unique_name("not-a-manifest")
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "eventId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "eventId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = create_table_keyed_on(dynamodb, unique_name("not-a-manifest"), "eventId")
     storage = write_json(tmp_path / "storage.json", storage_config(table))
     resolver = write_json(tmp_path / "resolver.json", resolver_config())
     ran = inv("run_emr", [f"s3://{bucket}/enriched/archive/", storage, resolver], moto_endpoint)

@@ -23,8 +23,7 @@ from populator.launcher.targets.serverless.request import (
     parse_spark_submit_parameters,
     spark_submit_parameters,
 )
-
-ROLE = "arn:aws:iam::123456789012:role/populator-job"
+from tests.support.serverless_runs import ROLE
 
 
 def plan_for(setup, since=None, **changes):

@@ -25,56 +25,18 @@ from populator.core.storage_config import (
     load_storage_config_file,
     masked_name,
     parse_storage_config_text,
-    storage_schema_uri,
 )
-from populator.launcher.redact import secret_forms
+from tests.support.configs import ACCESS_KEY, CONFIG_ID, storage
+from tests.support.iglu import SECRET, assert_clean
 
-SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLESECRET+/="
-ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
-CONFIG_ID = "56799a26-980c-4148-8bd9-c021b988c669"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLUSTER_MODULES = ("populator/core/storage_config.py", "populator/launcher/redact.py")
 
-
-def assert_clean(text: str) -> None:
-    leaked = [form for form in secret_forms(SECRET) if form in text]
-    assert not leaked, f"secret leaked as {leaked!r} in {text!r}"
-
-
-def sd(version: str, **data: Any) -> Dict[str, Any]:
-    return {"schema": storage_schema_uri(version), "data": data}
-
-
-V100 = sd(
-    "1-0-0",
-    name="AWS DynamoDB duplicates storage",
-    accessKeyId=ACCESS_KEY,
-    secretAccessKey=SECRET,
-    awsRegion="us-east-1",
-    dynamodbTable="snowplow-dedupe",
-    purpose="DUPLICATE_TRACKING",
-)
-V101 = sd(
-    "1-0-1",
-    name="dedupe",
-    accessKeyId=ACCESS_KEY,
-    secretAccessKey=SECRET,
-    awsRegion="eu-west-1",
-    dynamodbTable="dedupe",
-    id=CONFIG_ID,
-    purpose="DUPLICATE_TRACKING",
-)
+V100 = storage("1-0-0", name="AWS DynamoDB duplicates storage", dynamodbTable="snowplow-dedupe")
+V101 = storage("1-0-1", name="dedupe", awsRegion="eu-west-1", dynamodbTable="dedupe")
 V101_NO_ID = copy.deepcopy(V101)
 del V101_NO_ID["data"]["id"]
-V200 = sd(
-    "2-0-0",
-    name="manifest",
-    auth={"accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET},
-    awsRegion="us-west-2",
-    dynamodbTable="snowplow-events-manifest",
-    id=CONFIG_ID,
-    purpose="EVENTS_MANIFEST",
-)
+V200 = storage("2-0-0", name="manifest", awsRegion="us-west-2")
 V200_ROLE = copy.deepcopy(V200)
 V200_ROLE["data"]["auth"] = None
 CREDS = Credentials(ACCESS_KEY, SECRET)

@@ -6,36 +6,24 @@ from __future__ import annotations
 
 import json
 
-from devkit.emr import Clock, set_states, start_cluster, step
+from devkit.emr import Clock, set_states
 from populator.core.progress import progress_uri_for
-from populator.launcher.targets.emr.wait import Watch, wait_for_step
-from tests.support.cli import POLLING, STARTED, Running, args
+from populator.launcher.targets.emr.wait import wait_for_step
+from tests.support.cli import waiting_on_emr
+from tests.support.emr_steps import fake_watch, started_step
 from tests.support.progress_sample import writing_progress
 
 
 def test_on_poll_is_called_after_every_poll(emr) -> None:
-    cluster_id = start_cluster(emr, "event-manifest-populator: p", {}, [step("s")])
-    step_id = emr.list_steps(ClusterId=cluster_id)["Steps"][0]["Id"]
-    set_states(cluster_id, step_state="RUNNING", cluster_state="RUNNING")
+    job = started_step(emr)
     clock = Clock(0.0)
     clock.events[3] = lambda: set_states(
-        cluster_id, step_state="COMPLETED", cluster_state="TERMINATED"
+        job["cluster"], step_state="COMPLETED", cluster_state="TERMINATED"
     )
     polls: list = []
-    outcome = wait_for_step(
-        Watch(
-            emr=emr,
-            cluster_id=cluster_id,
-            step_id=step_id,
-            owned=True,
-            poll_interval=1.0,
-            max_interval=1.0,
-            log=lambda _: None,
-            on_poll=lambda: polls.append(clock.time()),
-            clock=clock.time,
-            sleep=clock.sleep,
-        )
-    )
+    every_second = {"poll_interval": 1.0, "max_interval": 1.0}
+    watch = fake_watch(emr, job, clock, on_poll=lambda: polls.append(clock.time()), **every_second)
+    outcome = wait_for_step(watch)
     assert outcome.exit_code == 0
     assert len(polls) == 4  # three polls RUNNING, the fourth saw COMPLETED
 
@@ -43,13 +31,9 @@ def test_on_poll_is_called_after_every_poll(emr) -> None:
 def test_wait_shows_the_jobs_progress_and_json_has_the_last_object(
     moto_endpoint, emr, s3, setup
 ) -> None:
-    running = Running(
-        "run_emr",
-        args(setup, "--wait", "--json", "--poll-interval", "0.05", "--method", "write"),
-        moto_endpoint,
+    running, cluster_id, step_id = waiting_on_emr(
+        setup, moto_endpoint, "--json", "--method", "write"
     )
-    cluster_id, step_id = running.expect(STARTED).groups()
-    running.expect(POLLING)
     step_args = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Config"]["Args"]
     report = step_args[step_args.index("--report") + 1]
     bucket, _, key = progress_uri_for(report)[len("s3://") :].partition("/")

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEAD_ENDPOINT = "http://127.0.0.1:9"  # discard port: any AWS call would fail to connect
@@ -51,11 +51,17 @@ def command(task: str, args: Sequence[str]) -> List[str]:
     return [sys.executable, "-m", "invoke", task, *args]
 
 
-def inv(task: str, args: Sequence[str], endpoint: str, timeout: float = 60) -> Ran:
+def inv(
+    task: str,
+    args: Sequence[str],
+    endpoint: str,
+    timeout: float = 60,
+    extra_env: Optional[Dict[str, str]] = None,
+) -> Ran:
     done = subprocess.run(
         command(task, args),
         cwd=REPO_ROOT,
-        env=environment(endpoint),
+        env=environment(endpoint, extra_env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -163,3 +169,12 @@ POLLING = r"\[\d\d:\d\d:\d\d\] step s-\w+ RUNNING"
 
 def args(setup: Dict[str, Any], *extra: str) -> List[str]:
     return [setup["archive"], setup["storage"], setup["resolver"], *extra]
+
+
+def waiting_on_emr(setup: Dict[str, Any], endpoint: str, *extra: str) -> Tuple[Running, str, str]:
+    """`inv run_emr INPUTS EXTRA --wait` (polling every 0.05 s) in the background, once it has
+    started a cluster and polled its step RUNNING: (the run, cluster id, step id)."""
+    running = Running("run_emr", args(setup, *extra, "--wait", "--poll-interval", "0.05"), endpoint)
+    cluster_id, step_id = running.expect(STARTED).groups()
+    running.expect(POLLING)
+    return running, cluster_id, step_id

@@ -1,18 +1,15 @@
-"""Archive listing: run ids, data files, Glacier, ``since``, pagination (moto over HTTP)."""
+"""Archive listing on S3 (moto over HTTP): run folders, data files, Glacier, ``since``,
+pagination past 1,000 runs and 1,000 files, and bad locations."""
 
 from __future__ import annotations
 
 import math
-import os
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import boto3
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from populator.core.archive import (
     GLACIER_CLASSES,
@@ -20,24 +17,13 @@ from populator.core.archive import (
     Run,
     archive_is_s3,
     format_run_id,
-    is_data_file,
     list_run_files,
     list_runs,
-    parse_run_id,
 )
+from tests.support.archive_objects import T0, UTC, put, run_name
+from tests.support.locations import S3_SCHEME_CASES
 
-UTC = timezone.utc
-T0 = datetime(2017, 1, 26, 0, 1, 25, tzinfo=UTC)
 FAT_FILES = 1005  # files in the big archive's oldest run: more than one S3 page
-
-
-def run_name(moment: datetime) -> str:
-    return "run=" + format_run_id(moment)
-
-
-def put(s3: Any, bucket: str, key: str, body: bytes = b"x", storage_class: Optional[str] = None):
-    extra = {"StorageClass": storage_class} if storage_class else {}
-    s3.put_object(Bucket=bucket, Key=key, Body=body, **extra)
 
 
 def count_list_calls(s3: Any) -> List[Dict[str, Any]]:
@@ -49,103 +35,6 @@ def count_list_calls(s3: Any) -> List[Dict[str, Any]]:
 
     s3.meta.events.register("provide-client-params.s3.ListObjectsV2", record)
     return calls
-
-
-# --- run ids --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("run=2017-01-26-00-01-25", datetime(2017, 1, 26, 0, 1, 25, tzinfo=UTC)),
-        ("2017-01-26-00-01-25", datetime(2017, 1, 26, 0, 1, 25, tzinfo=UTC)),
-        ("run=2016-02-29-23-59-59", datetime(2016, 2, 29, 23, 59, 59, tzinfo=UTC)),
-        ("run=2017-13-45-00-00-00", None),
-        ("run=2017-02-29-00-00-00", None),
-        ("run=2017-01-26-24-00-00", None),
-        ("run=2017-01-26-00-60-00", None),
-        ("run=2017-01-26-00-01-61", None),
-        ("run=2017-01-26-00-01-60", None),
-        ("run=2017-01-26-00-01", None),
-        ("run=2017-01-26", None),
-        ("run=", None),
-        ("", None),
-        ("run=2017-01-26-00-01-25/", None),
-        ("run=2017-01-26-00-01-25x", None),
-        ("run=2017-01-26-00-01-25_$folder$", None),
-        ("run=2017-1-26-00-01-25", None),
-        (" run=2017-01-26-00-01-25", None),
-        ("nur=2017-01-26-00-01-25", None),  # lstrip('run=') accepted this
-        ("RUN=2017-01-26-00-01-25", None),
-        ("run=run=2017-01-26-00-01-25", None),
-        ("run=2017-01-26T00:01:25", None),
-        ("run=\u0662017-01-26-00-01-25", None),
-    ],
-)
-def test_parse_run_id(name: str, expected: Optional[datetime]) -> None:
-    assert parse_run_id(name) == expected
-
-
-def test_parse_run_id_non_string() -> None:
-    assert parse_run_id(None) is None  # type: ignore[arg-type]
-
-
-@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)))
-def test_run_id_round_trip(moment: datetime) -> None:
-    utc = moment.replace(tzinfo=UTC)
-    run_id = format_run_id(utc)
-    assert parse_run_id(run_id) == utc.replace(microsecond=0)
-    assert parse_run_id("run=" + run_id) == utc.replace(microsecond=0)
-    assert format_run_id(moment) == run_id  # naive means UTC
-
-
-def test_format_run_id_converts_to_utc() -> None:
-    paris = timezone(timedelta(hours=2))
-    assert format_run_id(datetime(2017, 1, 26, 2, 1, 25, tzinfo=paris)) == "2017-01-26-00-01-25"
-    assert format_run_id(datetime(17, 1, 2, 3, 4, 5)) == "0017-01-02-03-04-05"
-
-
-@given(
-    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
-    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
-)
-def test_run_ids_sort_like_time(a: datetime, b: datetime) -> None:
-    """The StartAfter shortcut relies on this."""
-    a, b = a.replace(microsecond=0), b.replace(microsecond=0)
-    assert (format_run_id(a) < format_run_id(b)) == (a < b)
-
-
-# --- data files -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("relative", "size", "data"),
-    [
-        ("part-00000.gz", 10, True),
-        ("part-00000", 10, True),
-        ("1485388885-3b7f8c6e.gz", 10, True),
-        ("part-00000.gzip", 10, True),
-        ("sub/part-00000.gz", 10, True),
-        ("part_1.gz", 10, True),
-        ("_SUCCESS", 0, False),
-        ("_SUCCESS", 10, False),
-        ("_logs/history", 10, False),
-        ("_temporary/0/part-00000", 10, False),
-        (".part-00000.crc", 10, False),
-        ("sub/.hidden", 10, False),
-        ("part-00000.gz", 0, False),
-        ("", 0, False),
-        ("sub/", 0, False),
-        ("sub/", 10, False),
-        ("sub_$folder$", 0, False),
-        ("sub_$folder$", 10, False),
-    ],
-)
-def test_is_data_file(relative: str, size: int, data: bool) -> None:
-    assert is_data_file(relative, size) is data
-
-
-# --- S3 -------------------------------------------------------------------------------------
 
 
 def test_only_valid_run_folders_directly_under_the_archive(s3: Any, bucket: str) -> None:
@@ -376,130 +265,6 @@ def test_missing_bucket_is_an_error(s3: Any, unique_name: Callable[[str], str]) 
         list_runs(f"s3://{unique_name('missing')}/archive/", s3)
 
 
-@pytest.mark.parametrize(
-    ("archive", "expected"),
-    [
-        ("s3://b-1/x", True),
-        ("s3a://b-1/x", True),
-        ("s3n://b-1/x", True),
-        ("s3://Bad_Bucket/x", True),
-        ("file:///tmp/x", False),
-        ("/tmp/x", False),
-        ("relative/dir", False),
-    ],
-)
+@pytest.mark.parametrize(("archive", "expected"), S3_SCHEME_CASES)
 def test_archive_is_s3(archive: str, expected: bool) -> None:
     assert archive_is_s3(archive) is expected
-
-
-# --- local directories ----------------------------------------------------------------------
-
-
-def write(path: Path, body: bytes = b"data") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(body)
-
-
-@pytest.fixture
-def local_archive(tmp_path: Path) -> Path:
-    root = tmp_path / "archive"
-    for hours in (2, 0, 1):
-        run = root / run_name(T0 + timedelta(hours=hours))
-        write(run / "part-00000.gz", b"x" * (hours + 1))
-        write(run / "_SUCCESS", b"")
-    run0 = root / run_name(T0)
-    write(run0 / "empty.gz", b"")
-    write(run0 / ".part-00000.gz.crc")
-    write(run0 / "_temporary" / "0" / "part-00001.gz")
-    write(run0 / "sub" / "part-00002.gz", b"abc")
-    write(run0 / "sub_$folder$", b"")
-    write(root / "run=2017-13-45-00-00-00" / "part-00000.gz")
-    write(root / "other" / run_name(T0) / "part-00000.gz")
-    write(root / "run=2017-01-26-00-01-25.txt")  # a loose file named like a run
-    write(root / "notes.txt")
-    return root
-
-
-def test_local_directory(local_archive: Path) -> None:
-    runs = list_runs(str(local_archive))
-    assert [run.started for run in runs] == [T0 + timedelta(hours=h) for h in range(3)]
-    first = runs[0]
-    run_dir = f"{local_archive}/{run_name(T0)}/"
-    assert first.prefix == first.uri == run_dir
-    assert first.run_id == "2017-01-26-00-01-25"
-    assert first.files == (
-        ArchiveFile(run_dir + "part-00000.gz", 1, "STANDARD"),
-        ArchiveFile(run_dir + "sub/part-00002.gz", 3, "STANDARD"),
-    )
-    assert not any(run.glacier for run in runs)
-    assert [run.bytes for run in runs] == [4, 2, 3]
-    assert list_run_files(run_dir) == first.files
-    assert list_run_files("file://" + run_dir) == first.files
-
-
-@pytest.mark.parametrize(
-    "spell", [lambda p: f"file://{p}", lambda p: f"file:{p}", lambda p: f"file://localhost{p}/"]
-)
-def test_local_file_uris(local_archive: Path, spell: Callable[[Path], str]) -> None:
-    assert list_runs(spell(local_archive)) == list_runs(str(local_archive))
-
-
-def test_local_relative_path_and_since(
-    local_archive: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(local_archive.parent)
-    runs = list_runs("archive", since=T0 + timedelta(hours=1))
-    assert [run.started for run in runs] == [T0 + timedelta(hours=1), T0 + timedelta(hours=2)]
-    assert all(os.path.isabs(run.prefix) and run.prefix.endswith("/") for run in runs)
-
-
-def test_local_errors(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        list_runs(str(tmp_path / "missing"))
-    write(tmp_path / "file")
-    with pytest.raises(FileNotFoundError):
-        list_runs(str(tmp_path / "file"))
-    with pytest.raises(ValueError, match="unsupported"):
-        list_runs("hdfs://namenode/archive/")
-    with pytest.raises(ValueError, match="another host"):
-        list_runs("file://otherhost/archive/")
-    assert list_runs(str(tmp_path)) == []
-
-
-# --- issue 10 items 20 and 21 -----------------------------------------------------------------
-
-from populator.core.archive import Skipped, no_runs_problem  # noqa: E402
-
-
-def test_local_runs_report_what_they_skip(tmp_path: Path) -> None:
-    run = tmp_path / "archive" / run_name(T0)
-    write(run / "part-00000.gz")
-    (tmp_path / "elsewhere").mkdir()
-    write(tmp_path / "elsewhere" / "part-00009.gz")
-    (run / "linked").symlink_to(tmp_path / "elsewhere")
-    (run / "dangling.gz").symlink_to(tmp_path / "missing.gz")
-    os.mkfifo(run / "pipe.gz")
-    (run / "file-link.gz").symlink_to(tmp_path / "elsewhere" / "part-00009.gz")
-    (run_only,) = list_runs(str(tmp_path / "archive"))
-    assert [f.path for f in run_only.files] == [
-        str(run / "file-link.gz"),
-        str(run / "part-00000.gz"),
-    ]
-    assert run_only.skipped == (
-        Skipped(str(run / "dangling.gz"), "dangling_link"),
-        Skipped(str(run / "linked"), "symlinked_folder"),
-        Skipped(str(run / "pipe.gz"), "not_a_regular_file"),
-    )
-
-
-def test_no_runs_problem_names_the_mistake(s3, bucket, tmp_path: Path) -> None:
-    s3.put_object(Bucket=bucket, Key=f"archive/{run_name(T0)}/part-00000.gz", Body=b"x")
-    assert no_runs_problem(f"s3://{bucket}/archive/", s3) is None
-    single = no_runs_problem(f"s3://{bucket}/archive/{run_name(T0)}/", s3)
-    assert "is a run folder itself" in single and f"s3://{bucket}/archive/ " in single
-    assert "(the bucket root)" in no_runs_problem(f"S3://{bucket}", s3)
-    assert "holds no run=" in no_runs_problem(f"s3://{bucket}/nothing-here/", s3)
-    write(tmp_path / "a" / run_name(T0) / "part-00000.gz")
-    assert no_runs_problem(str(tmp_path / "a")) is None
-    assert "is a run folder itself" in no_runs_problem(str(tmp_path / "a" / run_name(T0)))
-    assert "holds no run=" in no_runs_problem(f"file://{tmp_path}")
