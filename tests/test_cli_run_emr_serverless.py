@@ -58,6 +58,7 @@ def waiting(setup: Dict[str, Any], proxy: Proxy, *options: str) -> Tuple[Running
 
 def test_serverless_dry_run_prints_the_exact_requests(setup) -> None:
     extra = ("--in-flight", "7", "--tag", "team=data", "--idle-timeout", "1200")
+    extra += ("--method", "write")  # a dry run against a dead endpoint cannot resolve auto
     dry = inv(
         "run_emr",
         args(setup, "--serverless", "--execution-role-arn", ROLE, "--dry-run", *extra),
@@ -66,7 +67,12 @@ def test_serverless_dry_run_prints_the_exact_requests(setup) -> None:
     assert dry.code == 0, dry.err
     shown = json.loads(dry.out)
     expected = planned(
-        setup, serverless=True, in_flight="7", tags=("team=data",), idle_timeout=1200
+        setup,
+        serverless=True,
+        in_flight="7",
+        tags=("team=data",),
+        idle_timeout=1200,
+        job_extra={"method": "write"},  # what the CLI resolves `--method write` to
     )
     assert shown == expected
     start = shown["StartJobRun"]
@@ -110,9 +116,12 @@ def test_serverless_idle_timeout_defaults_to_15_minutes_and_job_flags_reach_the_
 def test_application_id_wait_json_sends_the_dry_run_request_and_reports(
     setup, proxy, application
 ) -> None:
-    dry = inv("run_emr", args(setup, *on(application), "--dry-run"), DEAD_ENDPOINT)
+    # --method write: the dry run (dead endpoint) and the run (a missing table) would resolve
+    # auto differently
+    target = (*on(application), "--method", "write")
+    dry = inv("run_emr", args(setup, *target, "--dry-run"), DEAD_ENDPOINT)
     assert dry.code == 0, dry.err
-    running, run_id, app = waiting(setup, proxy, *on(application))
+    running, run_id, app = waiting(setup, proxy, *target)
     assert app == application
     set_job_run(application, run_id, "SUCCESS")
     done = running.finish()
