@@ -115,6 +115,7 @@ def setup(s3, bucket, tmp_path: Path, unique_name) -> Dict[str, Any]:
     }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     """Under pytest-xdist, every Spark test runs on one worker (one JVM, one shared session),
     while the AWS-bound tests, which mostly wait on moto and on real time-outs, run beside it."""

@@ -88,7 +88,7 @@ def test_import_request_exactly_on_demand_and_provisioned() -> None:
     # The marker sits beside the data, never under the prefix ImportTable reads.
     assert stage.marker_key == f"some/prefix/{'d' * 64}/import.json"
     assert not stage.marker_key.startswith(stage.data_prefix)
-    assert staging("s3a://b", "x").root == "x/"
+    assert staging("s3a://bkt", "x").root == "x/"
 
 
 def test_digest_names_the_backfill_not_the_run_list_and_token_changes_per_attempt() -> None:

@@ -22,9 +22,10 @@ from populator.cli.common import (
     interrupt_name,
     notice,
 )
-from populator.core import aws
+from populator.core import aws, s3io
 from populator.core.errors import Cancelled, JobFailed, UserError
 from populator.core.job_args import to_argv
+from populator.core.location import parse_location
 from populator.launcher.inputs import ensure_manifest_table, validate_inputs
 from populator.launcher.method_choice import (
     describe_manifest_table,
@@ -149,12 +150,11 @@ def _resolved(run: LocalRun, method: str) -> LocalRun:
 def read_back_report(location: str, endpoint_url: Optional[str]) -> Optional[Dict[str, Any]]:
     """The job's JSON report at its --report location (a courtesy: None when unreadable)."""
     try:
-        if location.startswith(("s3://", "s3a://", "s3n://")):
-            bucket, _, key = location.split("://", 1)[1].partition("/")
-            body = aws.s3_client(endpoint_url).get_object(Bucket=bucket, Key=key)["Body"].read()
+        where = parse_location(location, "--report")
+        if where.is_s3:
+            body = s3io.read_bytes(aws.s3_client(endpoint_url), where.bucket, where.key)
         else:
-            path = location[len("file://") :] if location.startswith("file://") else location
-            with open(path, "rb") as handle:
+            with open(where.path, "rb") as handle:
                 body = handle.read()
         report = json.loads(body.decode("utf-8"))
     except Exception as error:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
 from populator.core.events import ttl
+from populator.core.location import has_s3_scheme, parse_location
 from populator.core.manifest import (
     ATTRIBUTE_DEFINITIONS,
     ETL_TIME,
@@ -113,13 +114,11 @@ class Staging:
 def staging(import_prefix: str, digest: str) -> Staging:
     """`s3://bucket/some/prefix/` + digest -> the backfill's own sub-prefix (marker beside data,
     never inside it: ImportTable reads every object under the data prefix)."""
-    if not import_prefix.startswith(("s3://", "s3a://", "s3n://")):
+    if not has_s3_scheme(import_prefix):
         raise ValueError(f"--import-prefix {import_prefix!r}: expected an s3:// URI")
-    bucket, _, key = import_prefix.split("://", 1)[1].partition("/")
-    if not bucket:
-        raise ValueError(f"--import-prefix {import_prefix!r}: no bucket")
-    key = key.strip("/")
-    return Staging(bucket, (key + "/" if key else "") + digest + "/")
+    where = parse_location(import_prefix, "--import-prefix")  # LocationError: a ValueError
+    key = where.key.strip("/")
+    return Staging(where.bucket, (key + "/" if key else "") + digest + "/")
 
 
 def build_import_request(

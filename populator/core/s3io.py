@@ -7,18 +7,22 @@ Cluster code: Python 3.9, boto3/botocore only.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 __all__ = [
     "MAX_PAGE_SIZE",
     "bucket_exists",
     "bucket_region",
+    "delete_under",
+    "get_object",
     "get_range",
     "head_object",
+    "is_missing",
     "list_objects",
     "open_body",
     "put_bytes",
     "read_bytes",
+    "read_if_exists",
     "upload_file",
 ]
 
@@ -31,6 +35,11 @@ def _code(error: BaseException) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
     return ""
+
+
+def is_missing(error: BaseException, also: Tuple[str, ...] = ()) -> bool:
+    """The error says there is no such key or bucket (or one of the codes in ``also``)."""
+    return _code(error) in _MISSING + also
 
 
 def list_objects(
@@ -61,6 +70,17 @@ def head_object(client: Any, bucket: str, key: str) -> Optional[Dict[str, Any]]:
         raise
 
 
+def get_object(
+    client: Any, bucket: str, key: str, first_bytes: Optional[int] = None
+) -> Dict[str, Any]:
+    """GetObject's answer (``Body``, ``LastModified``, ...); only the first ``first_bytes`` bytes
+    when given (a Range GET: logs may be large)."""
+    request: Dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if first_bytes is not None:
+        request["Range"] = f"bytes=0-{first_bytes - 1}"
+    return client.get_object(**request)
+
+
 def get_range(client: Any, bucket: str, key: str, start: int, end: int) -> bytes:
     """Bytes ``start..end`` (inclusive) of an object, by a Range GET."""
     answer = client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end}")
@@ -81,8 +101,31 @@ def read_bytes(client: Any, bucket: str, key: str) -> bytes:
         body.close()
 
 
-def put_bytes(client: Any, bucket: str, key: str, data: bytes) -> None:
-    client.put_object(Bucket=bucket, Key=key, Body=data)
+def read_if_exists(client: Any, bucket: str, key: str) -> Optional[bytes]:
+    """A small object whole, or None when there is no such key (or bucket)."""
+    try:
+        return read_bytes(client, bucket, key)
+    except Exception as error:
+        if is_missing(error):
+            return None
+        raise
+
+
+def put_bytes(client: Any, bucket: str, key: str, data: bytes, **extra: Any) -> None:
+    """One PutObject; ``extra`` carries its other fields (ContentType, encryption, Metadata)."""
+    client.put_object(Bucket=bucket, Key=key, Body=data, **extra)
+
+
+def delete_under(client: Any, bucket: str, prefix: str) -> int:
+    """Delete every object under ``prefix`` (DeleteObjects, one listed page at a time); how many."""
+    deleted = 0
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    return deleted
 
 
 def upload_file(client: Any, source: str, bucket: str, key: str) -> None:

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from populator.core import aws
+from populator.core import aws, s3io
 from populator.core.events import TTL_SECONDS
 from populator.core.import_table import (
     Staging,
@@ -34,6 +34,7 @@ from populator.core.import_table import (
     staging,
     wait_for_import,
 )
+from populator.core.location import has_s3_scheme, parse_location
 from populator.core.manifest import EventsManifest, ManifestTableError
 from populator.core.retry import error_code
 from populator.job.backfill import Backfill
@@ -65,13 +66,12 @@ class ImportPlan:
 
 def default_prefix(archive: str) -> str:
     """Beside the archive: s3://<archive bucket>/populator/import/ (the launcher may override)."""
-    if not archive.startswith(("s3://", "s3a://", "s3n://")):
+    if not has_s3_scheme(archive):
         raise ValueError(
             "--import-prefix: required when --enriched-archive is not in S3 "
             "(ImportTable reads its files from S3)"
         )
-    bucket = archive.split("://", 1)[1].partition("/")[0]
-    return f"s3://{bucket}/populator/import/"
+    return f"s3://{parse_location(archive, '--enriched-archive').bucket}/populator/import/"
 
 
 def plan_import(options: Any, table: str, region: str) -> ImportPlan:
@@ -88,31 +88,18 @@ def plan_import(options: Any, table: str, region: str) -> ImportPlan:
 
 
 def read_marker(s3: Any, stage: Staging) -> Optional[Dict[str, Any]]:
-    try:
-        body = s3.get_object(Bucket=stage.bucket, Key=stage.marker_key)["Body"].read()
-    except Exception as error:
-        if error_code(error) in ("NoSuchKey", "404"):
-            return None
-        raise
-    return json.loads(body.decode("utf-8"))
+    body = s3io.read_if_exists(s3, stage.bucket, stage.marker_key)
+    return None if body is None else json.loads(body.decode("utf-8"))
 
 
 def write_marker(s3: Any, stage: Staging, marker: Dict[str, Any]) -> None:
     body = json.dumps(marker, indent=2, sort_keys=True).encode("utf-8")
-    s3.put_object(Bucket=stage.bucket, Key=stage.marker_key, Body=body)
+    s3io.put_bytes(s3, stage.bucket, stage.marker_key, body)
 
 
 def delete_data(s3: Any, stage: Staging) -> int:
     """Delete the staged objects (never the marker); return how many."""
-    deleted = 0
-    for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=stage.bucket, Prefix=stage.data_prefix
-    ):
-        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=stage.bucket, Delete={"Objects": keys, "Quiet": True})
-            deleted += len(keys)
-    return deleted
+    return s3io.delete_under(s3, stage.bucket, stage.data_prefix)
 
 
 # --- before reading: follow an import already started, or refuse an existing table -----------
@@ -174,7 +161,7 @@ def stage_partition(
                 counts["items"] += 1
                 counts["bytes"] += len(line)
         if counts["items"] or index == 0:
-            _s3(context.endpoint_url).upload_file(temp, stage.bucket, stage.object_key(index))
+            s3io.upload_file(_s3(context.endpoint_url), temp, stage.bucket, stage.object_key(index))
             counts["objects"] = 1
     finally:
         os.unlink(temp)

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from populator.core import s3io
 from populator.core.location import S3Uri
-from populator.core.retry import error_code
 from populator.core.storage_config import StorageConfig
 
 __all__ = [
@@ -241,15 +241,6 @@ def _encryption(kms_key_id: Optional[str]) -> Dict[str, Any]:
     return {"ServerSideEncryption": "AES256"}
 
 
-def _head(s3_client: Any, bucket: str, key: str) -> Optional[Dict[str, Any]]:
-    try:
-        return s3_client.head_object(Bucket=bucket, Key=key)
-    except Exception as error:
-        if error_code(error) in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
-
-
 def _same_secret_object(head: Dict[str, Any], wanted: Dict[str, Any]) -> bool:
     """The same config (a rotated secret keeps the name but changes the body) and encryption."""
     stored = (head.get("Metadata") or {}).get(CONTENT_DIGEST)
@@ -279,17 +270,13 @@ def upload_artifacts(
         extra = _encryption(kms_key_id) if artifact.secret else {}
         if artifact.secret:
             extra["Metadata"] = {CONTENT_DIGEST: artifact.sha256}
-        head = _head(s3_client, assets.bucket, key)
+        head = s3io.head_object(s3_client, assets.bucket, key)
         if head is not None and (not artifact.secret or _same_secret_object(head, extra)):
             log(f"{artifact.role}: {uri} already uploaded")
             done.append(Upload(artifact, uri, uploaded=False))
             continue
-        s3_client.put_object(
-            Bucket=assets.bucket,
-            Key=key,
-            Body=artifact.body,
-            ContentType=artifact.content_type,
-            **extra,
+        s3io.put_bytes(
+            s3_client, assets.bucket, key, artifact.body, ContentType=artifact.content_type, **extra
         )
         log(f"{artifact.role}: uploaded {uri} ({len(artifact.body):,} bytes)")
         done.append(Upload(artifact, uri, uploaded=True))

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, Mapping, Optional
 
-from populator.core import aws
+from populator.core import aws, s3io
 from populator.core.errors import UserError
 from populator.core.import_table import backfill_digest, staging
 from populator.core.manifest import EventsManifest
@@ -160,7 +160,7 @@ def unfinished_import_marker(
     except ValueError:
         return None
     try:  # `s3`: a client made under aws.preflight() (a check before any work)
-        body = s3.get_object(Bucket=stage.bucket, Key=stage.marker_key)["Body"].read()
+        body = s3io.read_bytes(s3, stage.bucket, stage.marker_key)
         marker = json.loads(body.decode("utf-8"))
     except Exception as error:
         if error_code(error) in ("NoSuchKey", "404", "NoSuchBucket", "AccessDenied"):

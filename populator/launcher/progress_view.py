@@ -20,8 +20,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
+from populator.core import s3io
 from populator.core.errors import UserError
-from populator.core.location import has_s3_scheme, parse_s3_uri
+from populator.core.location import has_s3_scheme, parse_location, parse_s3_uri
 from populator.core.progress import (
     FINAL_PHASES,
     Progress,
@@ -94,7 +95,7 @@ def fetch_document(
     if has_s3_scheme(location):
         bucket, key = _s3_key(location)
         try:
-            answer = s3.get_object(Bucket=bucket, Key=key)
+            answer = s3io.get_object(s3, bucket, key)
             if _stale(answer.get("LastModified"), not_before):
                 answer["Body"].close()
                 return None
@@ -107,7 +108,7 @@ def fetch_document(
                 f"cannot read the progress object {location}: {code or error}"
             ) from None
     else:
-        path = Path(location[len("file://") :] if location.startswith("file://") else location)
+        path = Path(parse_location(location, "REPORT_OR_PROGRESS_URI").path)
         try:
             modified = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
             if _stale(modified, not_before):

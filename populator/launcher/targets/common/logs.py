@@ -14,6 +14,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional, Sequence
 
+from populator.core import s3io
 from populator.core.retry import error_code
 
 __all__ = [
@@ -160,7 +161,7 @@ def decode_log(data: bytes) -> str:
 
 def read_log(s3_client: Any, bucket: str, key: str) -> Optional[str]:
     try:
-        body = s3_client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_LOG_BYTES - 1}")
+        body = s3io.get_object(s3_client, bucket, key, first_bytes=MAX_LOG_BYTES)
     except Exception as error:
         if error_code(error) in ("NoSuchKey", "404", "InvalidRange"):
             return None

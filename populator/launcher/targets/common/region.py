@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
+from populator.core import s3io
 from populator.core.errors import UserError
 from populator.core.location import S3Uri
 from populator.core.retry import error_code
@@ -15,7 +16,7 @@ __all__ = ["bucket_region", "locations"]
 def bucket_region(s3: Any, bucket: str) -> str:
     """The archive bucket's region (GetBucketLocation: None means us-east-1, EU eu-west-1)."""
     try:
-        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+        return s3io.bucket_region(s3, bucket)
     except Exception as error:
         code = error_code(error)
         if code == "NoSuchBucket":
@@ -25,7 +26,6 @@ def bucket_region(s3: Any, bucket: str) -> str:
                 f"cannot read the region of bucket '{bucket}' ({code}): give --region"
             ) from None
         raise
-    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
 
 
 def locations(

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Sequence
 
-from populator.core.location import has_s3_scheme
+from populator.core import s3io
+from populator.core.location import has_s3_scheme, parse_location
 from populator.core.retry import error_code
 
 __all__ = [
@@ -61,8 +62,8 @@ def step_report_uri(step: Dict[str, Any]) -> Optional[str]:
 
 
 def _split(uri: str) -> List[str]:
-    bucket, _, key = uri.split("://", 1)[1].partition("/")
-    return [bucket, key]
+    where = parse_location(uri, "--report")
+    return [where.bucket, where.key]
 
 
 def fetch_report(s3_client: Any, uri: str, not_before: Optional[datetime] = None) -> FetchedReport:
@@ -73,7 +74,7 @@ def fetch_report(s3_client: Any, uri: str, not_before: Optional[datetime] = None
     """
     bucket, key = _split(uri)
     try:
-        answer = s3_client.get_object(Bucket=bucket, Key=key)
+        answer = s3io.get_object(s3_client, bucket, key)
     except Exception as error:
         if error_code(error) in ("NoSuchKey", "404", "NotFound"):
             return FetchedReport(uri, "missing", detail="the job wrote no report there")

@@ -1,0 +1,51 @@
+"""The one S3 I/O module against moto's server: what every caller of S3 relies on."""
+
+from __future__ import annotations
+
+import pytest
+
+from populator.core import s3io
+from populator.core.import_table import staging
+from populator.job.importer import default_prefix
+
+
+def test_read_if_exists_put_and_ranged_get(s3, bucket) -> None:
+    assert s3io.read_if_exists(s3, bucket, "absent.json") is None
+    s3io.put_bytes(s3, bucket, "a.json", b"0123456789", ContentType="application/json")
+    assert s3io.read_if_exists(s3, bucket, "a.json") == b"0123456789"
+    assert s3io.head_object(s3, bucket, "a.json")["ContentType"] == "application/json"
+    assert s3io.head_object(s3, bucket, "absent.json") is None
+    assert s3io.get_object(s3, bucket, "a.json", first_bytes=4)["Body"].read() == b"0123"
+    assert s3io.get_object(s3, bucket, "a.json")["Body"].read() == b"0123456789"
+
+
+def test_a_missing_bucket_is_missing_and_other_errors_propagate(s3, unique_name) -> None:
+    assert s3io.read_if_exists(s3, unique_name("nobucket"), "k") is None
+    with pytest.raises(Exception) as raised:
+        s3io.get_object(s3, unique_name("nobucket"), "k")
+    assert s3io.is_missing(raised.value)
+    assert not s3io.is_missing(ValueError("no response"))
+
+
+def test_delete_under_deletes_every_page_and_nothing_beside(s3, bucket) -> None:
+    for index in range(1_005):  # more than one ListObjectsV2 page
+        s3.put_object(Bucket=bucket, Key=f"stage/data/part-{index:05d}", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="stage/marker.json", Body=b"{}")
+    assert s3io.delete_under(s3, bucket, "stage/data/") == 1_005
+    left = [o["Key"] for o in s3io.list_objects(s3, bucket, "stage/")]
+    assert left == ["stage/marker.json"]
+
+
+@pytest.mark.parametrize("scheme", ["s3", "S3", "s3a", "S3N"])
+def test_import_locations_take_any_s3_scheme_in_any_case(scheme: str) -> None:
+    assert default_prefix(f"{scheme}://archive-bucket/enriched/") == (
+        "s3://archive-bucket/populator/import/"
+    )
+    stage = staging(f"{scheme}://stage-bucket/import/", "d1")
+    assert (stage.bucket, stage.root) == ("stage-bucket", "import/d1/")
+
+
+@pytest.mark.parametrize("bad", ["/local/folder/", "file:///tmp/x/", "s3://", "gs://b/x/"])
+def test_import_prefix_must_be_an_s3_folder(bad: str) -> None:
+    with pytest.raises(ValueError, match="--import-prefix"):
+        staging(bad, "d1")
