@@ -117,8 +117,9 @@ def setup(s3, bucket, tmp_path: Path, unique_name) -> Dict[str, Any]:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
-    """Under pytest-xdist, every Spark test runs on one worker (one JVM, one shared session),
-    while the AWS-bound tests, which mostly wait on moto and on real time-outs, run beside it."""
+    """Under pytest-xdist, every test on the session's Spark runs on one worker (one JVM, one
+    shared session); the rest (AWS-bound tests that mostly wait on moto and on real time-outs,
+    and spark-submit subprocesses) are spread over the workers beside it."""
     for item in items:
-        if item.get_closest_marker("spark") or "spark" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("spark"))
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("spark-session"))

@@ -116,10 +116,12 @@ def put_bytes(client: Any, bucket: str, key: str, data: bytes, **extra: Any) -> 
     client.put_object(Bucket=bucket, Key=key, Body=data, **extra)
 
 
-def delete_under(client: Any, bucket: str, prefix: str) -> int:
+def delete_under(client: Any, bucket: str, prefix: str, page_size: int = MAX_PAGE_SIZE) -> int:
     """Delete every object under ``prefix`` (DeleteObjects, one listed page at a time); how many."""
     deleted = 0
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+    )
     for page in pages:
         keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
         if keys:
