@@ -49,3 +49,24 @@ def test_import_locations_take_any_s3_scheme_in_any_case(scheme: str) -> None:
 def test_import_prefix_must_be_an_s3_folder(bad: str) -> None:
     with pytest.raises(ValueError, match="--import-prefix"):
         staging(bad, "d1")
+
+
+@pytest.mark.parametrize("scheme", ["s3", "S3", "s3a"])
+def test_run_local_reads_its_report_back_from_any_s3_scheme(
+    s3, bucket, moto_endpoint: str, scheme: str
+) -> None:
+    from populator.cli.run_local import read_back_report
+
+    s3io.put_bytes(s3, bucket, "reports/r.json", b'{"status": "succeeded"}')
+    report = read_back_report(f"{scheme}://{bucket}/reports/r.json", moto_endpoint)
+    assert report == {"status": "succeeded"}
+
+
+def test_run_local_reads_its_report_back_from_a_file_uri(tmp_path) -> None:
+    from populator.cli.run_local import read_back_report
+
+    folder = tmp_path / "with space"
+    folder.mkdir()
+    (folder / "r.json").write_text('{"status": "failed"}')
+    uri = "file://" + str(folder / "r.json").replace(" ", "%20")
+    assert read_back_report(uri, None) == {"status": "failed"}
