@@ -266,6 +266,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     proxy: FaultProxy
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: the answer goes out as headers then body, and with Nagle on, the body waits
+    # for the client's delayed ACK of the headers: 40+ ms added to every request (measured
+    # 47.7 ms a sequential PutItem through the proxy vs 3.4 ms to moto; 4.0 ms with this).
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         super().setup()

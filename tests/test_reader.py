@@ -32,6 +32,7 @@ def read_all(path: str, s3=None) -> list:
             + gzip.compress(b"\n".join(line.encode() for line in LINES[1000:]) + b"\n"),
         ),  # multi-member
     ],
+    ids=["gz", "gzip", "snowplow-name-gz", "plain", "multi-member"],  # gzip bodies hold a time
 )
 def test_gzip_is_detected_by_magic_bytes_locally_and_on_s3(tmp_path: Path, s3, bucket, name, body):
     (tmp_path / name).write_bytes(body)
