@@ -16,6 +16,8 @@ import boto3
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Fixtures shared by several test files (the Iglu resolvers, the Serverless application).
+pytest_plugins = ["tests.support.iglu_fixtures", "tests.support.serverless_fixtures"]
 REGION = "us-east-1"
 
 # Credentials for moto only; set before anything creates a boto3 session.

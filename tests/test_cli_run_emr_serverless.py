@@ -19,7 +19,6 @@ from tests.support.serverless_runs import REGION, ROLE
 
 STARTED = r"started EMR Serverless job run (\w+) on application (\w+)"
 FORMS = sorted(secret_forms(SECRET))
-pytest_plugins = ["tests.support.serverless_fixtures"]
 
 
 def planned(setup: Dict[str, Any], **changes: Any) -> Dict[str, Any]:

@@ -26,8 +26,6 @@ from tests.support.configs import (
 )
 from tests.support.iglu import MASKED, SECRET, Notices
 
-pytest_plugins = ["tests.support.iglu_fixtures"]
-
 
 @pytest.mark.parametrize(
     ("obj", "json_path", "fragment"),

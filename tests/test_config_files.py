@@ -19,7 +19,6 @@ from populator.launcher.iglu import ConfigError, Resolver
 from tests.support.configs import StorageChecks, expect_error, storage, write
 from tests.support.iglu import SECRET, Notices, assert_clean
 
-pytest_plugins = ["tests.support.iglu_fixtures"]
 NOBODY = 65534
 
 

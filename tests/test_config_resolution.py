@@ -22,8 +22,6 @@ from tests.support.configs import (
 )
 from tests.support.iglu import SCHEMA_PATH, SECRET, STORAGE, Notices, Route, Serve, assert_clean
 
-pytest_plugins = ["tests.support.iglu_fixtures"]
-
 
 def test_unreachable_iglu_central_prints_one_notice_and_uses_the_bundled_copy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], closed_port: int, online: None

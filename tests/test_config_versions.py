@@ -27,8 +27,6 @@ from tests.support.configs import (
 )
 from tests.support.iglu import SECRET, Notices, assert_clean
 
-pytest_plugins = ["tests.support.iglu_fixtures"]
-
 
 @pytest.mark.parametrize("case", sorted(VALID_STORAGE))
 def test_valid_storage_configs(case: str, checks: StorageChecks) -> None:

@@ -30,8 +30,6 @@ from tests.support.iglu import (
     served_schema,
 )
 
-pytest_plugins = ["tests.support.iglu_fixtures"]
-
 
 def ref_targets(recorder: IgluServer, silent: int, closed: int) -> dict[str, str]:
     return {

@@ -27,7 +27,6 @@ from tests.support.iglu import (
     served_schema,
 )
 
-pytest_plugins = ["tests.support.iglu_fixtures"]
 APIKEY = "iglu-apikey-0f3c9a7e-4b1d-4e8a-9c2f-5d6e7f8a9b0c"
 OfflineAs = Callable[[str, str], tuple[IgluServer, Resolver]]
 

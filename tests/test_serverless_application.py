@@ -12,8 +12,6 @@ from devkit.serverless import applications, job_runs, set_job_run
 from populator.launcher.targets.common.request import TAG_DIGEST
 from tests.support.serverless_runs import REGION, Run, only_run
 
-pytest_plugins = ["tests.support.serverless_fixtures"]
-
 
 def test_serverless_creates_its_application_and_deletes_it_at_the_end(setup, proxy) -> None:
     clock = Clock()

@@ -26,7 +26,6 @@ from tests.support.serverless_runs import ROLE
 from tests.support.spark_submit import Replay, assert_no_secret, spark_submit
 
 pytestmark = pytest.mark.spark
-pytest_plugins = ["tests.support.serverless_fixtures"]
 
 
 def local_command(job_driver: dict, replay: Replay, workdir: Path) -> List[str]:

@@ -23,7 +23,6 @@ from populator.launcher.targets.common.request import TAG_DIGEST
 from populator.launcher.targets.serverless import outcome_json
 from tests.support.serverless_runs import ROLE, Run, only_run, states
 
-pytest_plugins = ["tests.support.serverless_fixtures"]
 FORMS = sorted(secret_forms(SECRET))
 
 

@@ -16,8 +16,6 @@ from devkit.serverless import job_runs, set_job_run
 from populator.launcher.targets.serverless import outcome_json
 from tests.support.serverless_runs import Run, driver_log, only_run, states
 
-pytest_plugins = ["tests.support.serverless_fixtures"]
-
 
 def test_wait_follows_states_to_success(setup, proxy, application) -> None:
     clock = Clock()

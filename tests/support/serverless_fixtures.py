@@ -1,5 +1,5 @@
 """Fixtures for the EMR Serverless tests: the recording proxy in front of moto, a client, and
-an existing Spark application (``pytest_plugins = ["tests.support.serverless_fixtures"]``)."""
+an existing Spark application (registered in tests/conftest.py)."""
 
 from __future__ import annotations
 
