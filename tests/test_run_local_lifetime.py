@@ -62,6 +62,12 @@ def _wait_gone(pids: List[int], limit: float = 60) -> List[int]:
     return _alive(pids)
 
 
+def _left_by(launcher_pid: int) -> List[str]:
+    """The launcher's own folders in the temp folder (its pipe folder, Spark's scratch)."""
+    prefix = f"populator-{launcher_pid}-"
+    return [name for name in os.listdir(tempfile.gettempdir()) if name.startswith(prefix)]
+
+
 def _secret_files() -> List[str]:
     found = []
     for root, dirs, files in os.walk(tempfile.gettempdir()):
@@ -102,6 +108,7 @@ def test_a_signal_stops_the_whole_tree_and_exits_130(
     assert _wait_gone(tree, limit=5) == []
     assert "\tat org.apache" not in ran.err and "py4j" not in ran.err.lower()
     assert set(_secret_files()) - before == set()
+    assert _left_by(running.process.pid) == []  # no pipe folder, no Spark scratch
 
 
 def test_sigkill_of_the_launcher_takes_the_job_with_it(
@@ -114,6 +121,11 @@ def test_sigkill_of_the_launcher_takes_the_job_with_it(
     running.finish(timeout=30)
     assert _wait_gone(tree) == []
     assert set(_secret_files()) - before == set()
+    # A killed JVM cleans nothing: its scratch stays until the next run sweeps it.
+    left = _left_by(running.process.pid)
+    assert [name for name in left if name.endswith("-spark")], left
+    sweep_stale_pipes(tempfile.gettempdir())
+    assert _left_by(running.process.pid) == []
 
 
 def test_a_pipe_folder_left_by_a_killed_launcher_is_swept_by_the_next_run(tmp_path: Path) -> None:
@@ -128,8 +140,14 @@ def test_a_pipe_folder_left_by_a_killed_launcher_is_swept_by_the_next_run(tmp_pa
         folder.mkdir()
         os.mkfifo(folder / "storage-config.json")
     (foreign / "other.txt").write_text("not ours")
-    assert sweep_stale_pipes(str(tmp_path)) == [str(stale)]
+    stale_scratch = Path(f"{stale}-spark")
+    live_scratch = Path(f"{live}-spark")
+    for scratch in (stale_scratch, live_scratch):
+        (scratch / "blockmgr-1" / "0a").mkdir(parents=True)
+        (scratch / "blockmgr-1" / "0a" / "shuffle_0_0_0.data").write_bytes(b"spark's")
+    assert sorted(sweep_stale_pipes(str(tmp_path))) == sorted([str(stale), str(stale_scratch)])
     assert not stale.exists() and live.exists() and (foreign / "other.txt").exists()
+    assert not stale_scratch.exists() and live_scratch.exists()
 
 
 def test_the_secret_never_rests_in_a_file(backfill: List[str], moto_endpoint: str) -> None:

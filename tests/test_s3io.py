@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from populator.core import s3io
-from populator.core.import_table import staging
-from populator.job.importer import default_prefix
+from populator.core.import_table import default_prefix, staging
 
 
 def test_read_if_exists_put_and_ranged_get(s3, bucket) -> None:

@@ -24,8 +24,9 @@ from populator.cli.common import (
 )
 from populator.core import aws, s3io
 from populator.core.errors import Cancelled, JobFailed, UserError
+from populator.core.import_table import default_prefix
 from populator.core.job_args import to_argv
-from populator.core.location import parse_location
+from populator.core.location import has_s3_scheme, parse_location
 from populator.launcher.inputs import ensure_manifest_table, validate_inputs
 from populator.launcher.method_choice import (
     describe_manifest_table,
@@ -131,8 +132,8 @@ def build_local_command(archive: str, storage_path: str, run: LocalRun) -> List[
 def _unfinished_import(inputs: Any, run: LocalRun) -> Optional[str]:
     """This backfill's import marker when a killed job left its import unfinished."""
     prefix = run.job_extra.get("import_prefix")
-    if not prefix and inputs.archive.startswith("s3://"):
-        prefix = f"s3://{inputs.archive[len('s3://') :].partition('/')[0]}/populator/import/"
+    if not prefix and has_s3_scheme(inputs.archive):
+        prefix = default_prefix(inputs.archive)  # where the job stages it (core.import_table)
     if not prefix:
         return None
     s3 = aws.s3_client(run.endpoint_url)

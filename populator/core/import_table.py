@@ -111,6 +111,16 @@ class Staging:
         return f"{self.data_prefix}part-{index:05d}.json.gz"
 
 
+def default_prefix(archive: str) -> str:
+    """Beside the archive: s3://<archive bucket>/populator/import/ (the launcher may override)."""
+    if not has_s3_scheme(archive):
+        raise ValueError(
+            "--import-prefix: required when --enriched-archive is not in S3 "
+            "(ImportTable reads its files from S3)"
+        )
+    return f"s3://{parse_location(archive, '--enriched-archive').bucket}/populator/import/"
+
+
 def staging(import_prefix: str, digest: str) -> Staging:
     """`s3://bucket/some/prefix/` + digest -> the backfill's own sub-prefix (marker beside data,
     never inside it: ImportTable reads every object under the data prefix)."""

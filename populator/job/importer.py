@@ -25,6 +25,7 @@ from populator.core.import_table import (
     backfill_digest,
     build_import_request,
     client_token,
+    default_prefix,
     find_own_import,
     import_problem,
     import_report,
@@ -34,7 +35,6 @@ from populator.core.import_table import (
     staging,
     wait_for_import,
 )
-from populator.core.location import has_s3_scheme, parse_location
 from populator.core.manifest import EventsManifest, ManifestTableError
 from populator.core.retry import error_code
 from populator.job.backfill import Backfill
@@ -62,16 +62,6 @@ class ImportPlan:
     stage: Staging
     capacity: Optional[Dict[str, int]]
     keep_files: bool
-
-
-def default_prefix(archive: str) -> str:
-    """Beside the archive: s3://<archive bucket>/populator/import/ (the launcher may override)."""
-    if not has_s3_scheme(archive):
-        raise ValueError(
-            "--import-prefix: required when --enriched-archive is not in S3 "
-            "(ImportTable reads its files from S3)"
-        )
-    return f"s3://{parse_location(archive, '--enriched-archive').bucket}/populator/import/"
 
 
 def plan_import(options: Any, table: str, region: str) -> ImportPlan:

@@ -8,11 +8,9 @@ watch   wait for it; the job's stderr is relayed, and dropped once a cancel star
         shutdown stack lines after Ctrl-C)
 cancel  SIGTERM to the whole process group, SIGKILL after a grace period
 
-The storage config (with its secret) reaches the job through a named pipe (FIFO) in a private
-0700 folder: the launcher writes it when the job opens the pipe and unlinks the pipe at that
-moment. A FIFO holds no data on disk, so nothing secret outlives the run whatever kills the
-launcher; at worst (SIGKILL before the job started) an empty pipe is left in the temp folder.
-An inherited fd would not do: the JVM closes every descriptor but 0-2 for its Python child.
+The storage config reaches the job through a named pipe, and Spark's scratch goes to a
+private folder removed after the run (local_files.py): nothing secret, and nothing of Spark's,
+outlives the run whatever kills the launcher.
 """
 
 from __future__ import annotations
@@ -21,11 +19,8 @@ import contextlib
 import ctypes
 import json
 import os
-import re
-import secrets as random_names
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -37,6 +32,26 @@ from typing import Any, Dict, List, Optional, Sequence
 import populator
 from populator.core.errors import UserError
 from populator.launcher.targets.base import Handle, Log, Outcome, Plan
+from populator.launcher.targets.local_files import (
+    PIPE_NAME,
+    Scratch,
+    SecretPipe,
+    pipe_folder,
+    scratch_folder,
+    sweep_stale_pipes,
+)
+
+__all__ = [
+    "LocalArgs",
+    "LocalTarget",
+    "descendants",
+    "find_java",
+    "job_environment",
+    "pipe_folder",
+    "spark_submit_argv",
+    "stop_group",
+    "sweep_stale_pipes",
+]
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(populator.__file__)))
 JOB_SCRIPT = os.path.join(PROJECT_ROOT, "spark_jobs", "populate_manifest.py")
@@ -67,9 +82,20 @@ def spark_submit_path() -> str:
 
 
 def spark_submit_argv(
-    archive: str, storage_path: str, master: str, driver_memory: str, job_argv: Sequence[str]
+    archive: str,
+    storage_path: str,
+    master: str,
+    driver_memory: str,
+    job_argv: Sequence[str],
+    scratch: Optional[str] = None,
 ) -> List[str]:
-    """The spark-submit command line (pure, so tests compare it exactly)."""
+    """The spark-submit command line (pure, so tests compare it exactly); `scratch`: the
+    folder for Spark's local files (spark.local.dir and the JVM's java.io.tmpdir)."""
+    java_options = f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}"
+    local_dir: List[str] = []
+    if scratch is not None:
+        java_options += f" -Djava.io.tmpdir={scratch}"
+        local_dir = ["--conf", f"spark.local.dir={scratch}"]
     return [
         spark_submit_path(),
         "--master",
@@ -77,7 +103,8 @@ def spark_submit_argv(
         "--driver-memory",
         driver_memory,
         "--driver-java-options",
-        f"-Dlog4j2.configurationFile=file:{LOG4J2_PROPERTIES}",
+        java_options,
+        *local_dir,
         "--conf",
         "spark.ui.showConsoleProgress=false",  # the job's own progress line (issue 13)
         "--conf",
@@ -123,90 +150,6 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
         libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
 
-class SecretPipe:
-    """The storage config through a FIFO: written once when the job opens it, never on disk."""
-
-    def __init__(self, path: str, payload: bytes) -> None:
-        self.path = path
-        self.folder = os.path.dirname(path)
-        self._payload = payload
-        self._thread: Optional[threading.Thread] = None
-
-    def open(self) -> None:
-        sweep_stale_pipes(os.path.dirname(self.folder))
-        os.mkdir(self.folder, 0o700)
-        os.mkfifo(self.path, 0o600)
-        self._thread = threading.Thread(target=self._serve, name="storage-config", daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        with contextlib.suppress(OSError):
-            fd = os.open(self.path, os.O_WRONLY)  # blocks until the job opens the pipe
-            try:
-                self._remove()  # opened: nobody else can reach it any more
-                os.write(fd, self._payload)
-            finally:
-                os.close(fd)
-
-    def _remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        with contextlib.suppress(OSError):
-            os.rmdir(self.folder)
-
-    def close(self) -> None:
-        """The job ended (or never read it): release the writer and remove the pipe."""
-        if self._thread is not None and self._thread.is_alive():
-            with contextlib.suppress(OSError):
-                reader = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
-                self._thread.join(timeout=5)
-                os.close(reader)
-        self._remove()
-
-
-PIPE_FOLDER = re.compile(r"^populator-(\d+)-[0-9a-f]{16}$")
-
-
-def pipe_folder(tmp: str) -> str:
-    """A private folder for the pipe, named by this launcher's pid so a later run can tell a
-    folder whose launcher was SIGKILLed before the job opened the pipe."""
-    return os.path.join(tmp, f"populator-{os.getpid()}-{random_names.token_hex(8)}")
-
-
-def sweep_stale_pipes(tmp: str) -> List[str]:
-    """Remove pipe folders whose launcher is gone (SIGKILL cannot be caught: the folder and its
-    empty FIFO stay until the next run). A FIFO holds no data, so nothing secret was left; this
-    only keeps the temp folder clean. Only folders holding nothing but our FIFO are removed."""
-    removed: List[str] = []
-    try:
-        names = os.listdir(tmp)
-    except OSError:
-        return removed
-    for name in names:
-        match = PIPE_FOLDER.match(name)
-        if match is None or _alive(int(match.group(1))):
-            continue
-        folder = os.path.join(tmp, name)
-        pipe = os.path.join(folder, "storage-config.json")
-        with contextlib.suppress(OSError):
-            only_pipe = os.listdir(folder) == ["storage-config.json"]
-            if only_pipe and stat.S_ISFIFO(os.lstat(pipe).st_mode):
-                os.unlink(pipe)
-            os.rmdir(folder)
-            removed.append(folder)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class _Relay(threading.Thread):
     """Copy the job's stderr to ours until `mute()` (a cancel: the JVM's dying words)."""
 
@@ -235,9 +178,14 @@ class LocalTarget:
 
     def plan(self, inputs: Any, bundle: Any, args: LocalArgs) -> Plan:
         folder = pipe_folder(tempfile.gettempdir())
-        pipe = os.path.join(folder, "storage-config.json")
+        pipe = os.path.join(folder, PIPE_NAME)
         argv = spark_submit_argv(
-            inputs.archive, pipe, args.master, args.driver_memory, list(args.job_argv)
+            inputs.archive,
+            pipe,
+            args.master,
+            args.driver_memory,
+            list(args.job_argv),
+            scratch=scratch_folder(pipe),
         )
         return Plan(
             target=self.name,
@@ -247,6 +195,7 @@ class LocalTarget:
             report_uri=args.report,
             extra={
                 "storage_pipe": pipe,
+                "scratch": scratch_folder(pipe),
                 "storage": inputs.storage,
                 "master": args.master,
                 "quiet_stdout": args.quiet_stdout,
@@ -261,10 +210,12 @@ class LocalTarget:
             plan.extra["storage_pipe"], json.dumps(storage.to_self_describing()).encode()
         )
         pipe.open()
+        scratch = Scratch(plan.extra["scratch"])
         try:
+            scratch.open()
             process = subprocess.Popen(
                 plan.request["argv"],
-                env={**job_environment(), "POPULATOR_DIE_WITH_PARENT": "1"},
+                env={**job_environment(), "POPULATOR_DIE_WITH_PARENT": "1", "TMPDIR": scratch.path},
                 start_new_session=True,
                 stdout=sys.stderr.fileno() if plan.extra.get("quiet_stdout") else None,
                 stderr=subprocess.PIPE,
@@ -272,6 +223,7 @@ class LocalTarget:
             )
         except BaseException:
             pipe.close()
+            scratch.close()
             raise
         relay = _Relay(process.stderr, sys.stderr)
         relay.start()
@@ -280,15 +232,23 @@ class LocalTarget:
             ids={"pid": str(process.pid)},
             owned=True,
             report_uri=plan.report_uri,
-            extra={"process": process, "pipe": pipe, "relay": relay, "started": time.time()},
+            extra={
+                "process": process,
+                "pipe": pipe,
+                "scratch": scratch,
+                "relay": relay,
+                "started": time.time(),
+            },
         )
 
     def watch(self, handle: Handle, deadline: Optional[float], log: Log) -> Outcome:
         process: subprocess.Popen = handle.extra["process"]
         try:
             code = process.wait()
+            stop_group(process, GRACE_SECONDS)  # workers left in the group, before the scratch
         finally:
             handle.extra["pipe"].close()
+            handle.extra["scratch"].close()
         handle.extra["relay"].join(timeout=5)
         state = "SUCCEEDED" if code == 0 else "FAILED"
         return Outcome(
@@ -306,6 +266,7 @@ class LocalTarget:
         actions = [f"{why}: stopped the local Spark job"]
         stop_group(process, GRACE_SECONDS)
         handle.extra["pipe"].close()
+        handle.extra["scratch"].close()
         actions.append(
             "nothing is left running; re-running is safe (writes are idempotent, and with "
             "--run-manifest-table finished runs are skipped)"
