@@ -294,14 +294,18 @@ def test_a_failed_or_short_import_fails_the_job_with_the_cause_and_records_nothi
 
 
 def test_killed_after_import_table_then_rerun_starts_no_second_import(
-    spark, s3, dynamodb, bucket, sample, inputs, proxy
+    spark, s3, dynamodb, bucket, sample, inputs, proxy, tmp_path
 ) -> None:
     run = inputs("killed")
     held = threading.Event()
     held.set()
     proxy.on_describe = lambda d: {**d, "ImportStatus": "IN_PROGRESS"} if held.is_set() else d
 
-    command = build_local_command(run.archive, run.config, LocalRun(master="local[1]"))
+    scratch = tmp_path / "spark-scratch"  # a SIGKILLed JVM leaves its files: in pytest's tmp
+    scratch.mkdir()
+    command = build_local_command(
+        run.archive, run.config, LocalRun(master="local[1]"), scratch=str(scratch)
+    )
     command += run.options("--dynamodb-endpoint-url", proxy.url)
     process = subprocess.Popen(
         command,

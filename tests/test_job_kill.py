@@ -29,11 +29,14 @@ pytestmark = [pytest.mark.spark, pytest.mark.reliability]
 KILLS = env_int("POPULATOR_KILLS", 3)
 
 
-def start(archive: str, config: str, runs_table: str, report: str) -> subprocess.Popen:
+def start(
+    archive: str, config: str, runs_table: str, report: str, scratch: Path
+) -> subprocess.Popen:
     # Two writes in flight per partition (moto takes ~100 writes/s): the run lasts well past
     # the kill window, since byte-sized partitions made a default run finish inside it.
     run = LocalRun(master="local[2]", run_manifest_table=runs_table, report=report, in_flight=2)
-    command = build_local_command(archive, config, run)
+    scratch.mkdir(exist_ok=True)  # a SIGKILLed JVM leaves its files: in pytest's tmp
+    command = build_local_command(archive, config, run, scratch=str(scratch))
     command[command.index("--run-manifest-table") :] += ["--batches", "8"]
     return subprocess.Popen(
         command,
@@ -58,7 +61,7 @@ def test_killed_again_and_again_then_rerun_gives_the_clean_table(
 
     killed = 0
     for _ in range(KILLS):
-        process = start(archive, config, runs_table, report)
+        process = start(archive, config, runs_table, report, tmp_path / "scratch")
         time.sleep(rng.uniform(4.0, 9.0))  # JVM start ~4 s, then reading and writing
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -66,7 +69,7 @@ def test_killed_again_and_again_then_rerun_gives_the_clean_table(
         process.wait()
     assert killed >= 1, f"seed {seed}: the job always finished before the kill"
 
-    final = start(archive, config, runs_table, report)
+    final = start(archive, config, runs_table, report, tmp_path / "scratch")
     assert final.wait(timeout=300) == 0
     result = json.loads(Path(report).read_text())
     assert result["status"] == "succeeded"

@@ -121,11 +121,14 @@ def job_argv(run: LocalRun, in_flight: Optional[int]) -> List[str]:
     return to_argv(values)
 
 
-def build_local_command(archive: str, storage_path: str, run: LocalRun) -> List[str]:
-    """The spark-submit command line (pure, so tests compare it exactly)."""
+def build_local_command(
+    archive: str, storage_path: str, run: LocalRun, scratch: Optional[str] = None
+) -> List[str]:
+    """The spark-submit command line (pure, so tests compare it exactly); `scratch`: where
+    Spark's local files go (a caller that may kill the JVM removes that folder itself)."""
     in_flight = None if run.in_flight is None else int(run.in_flight)
     return spark_submit_argv(
-        archive, storage_path, run.master, run.driver_memory, job_argv(run, in_flight)
+        archive, storage_path, run.master, run.driver_memory, job_argv(run, in_flight), scratch
     )
 
 
