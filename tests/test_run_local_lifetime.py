@@ -117,13 +117,16 @@ def test_sigkill_of_the_launcher_takes_the_job_with_it(
     before = set(_secret_files())
     running = Running("run_local", backfill, moto_endpoint)
     tree = _job_tree(running)
+    scratch = [name for name in _left_by(running.process.pid) if name.endswith("-spark")]
+    assert scratch, "Spark's scratch is the launcher's own folder while the job runs"
+    inside = os.listdir(os.path.join(tempfile.gettempdir(), scratch[0]))
+    assert [name for name in inside if name.startswith(("blockmgr-", "spark-"))], inside
     running.interrupt(signal.SIGKILL)
     running.finish(timeout=30)
     assert _wait_gone(tree) == []
     assert set(_secret_files()) - before == set()
-    # A killed JVM cleans nothing: its scratch stays until the next run sweeps it.
-    left = _left_by(running.process.pid)
-    assert [name for name in left if name.endswith("-spark")], left
+    # A killed JVM cleans nothing: its scratch stays until the next run (here, or any other
+    # run_local starting meanwhile) sweeps it.
     sweep_stale_pipes(tempfile.gettempdir())
     assert _left_by(running.process.pid) == []
 

@@ -248,7 +248,13 @@ def _run_local(
     result["request"] = plan.request
     eprint(f"populator: running the job on Spark {run.master} (Ctrl-C stops it)")
     with Signals() as signals:
-        handle = target.submit(plan)
+        try:
+            handle = target.submit(plan)
+        except (KeyboardInterrupt, Terminated) as interrupt:  # submit stopped what it started
+            signals.ignore()
+            cause = f"{interrupt_name(interrupt)}: stopped the local Spark job as it started"
+            result.update(state="CANCELLED", cause=cause)
+            raise Cancelled(f"{cause}; nothing is left running") from None
         result.update(ids=dict(handle.ids), state="RUNNING")
         try:
             outcome = target.watch(handle, None, eprint)

@@ -225,8 +225,14 @@ class LocalTarget:
             pipe.close()
             scratch.close()
             raise
-        relay = _Relay(process.stderr, sys.stderr)
-        relay.start()
+        try:  # a signal here (the CLI's handlers raise) must not leave the job running
+            relay = _Relay(process.stderr, sys.stderr)
+            relay.start()
+        except BaseException:
+            stop_group(process, GRACE_SECONDS)
+            pipe.close()
+            scratch.close()
+            raise
         return Handle(
             target=self.name,
             ids={"pid": str(process.pid)},
