@@ -119,8 +119,11 @@ def test_sigkill_of_the_launcher_takes_the_job_with_it(
     tree = _job_tree(running)
     scratch = [name for name in _left_by(running.process.pid) if name.endswith("-spark")]
     assert scratch, "Spark's scratch is the launcher's own folder while the job runs"
-    inside = os.listdir(os.path.join(tempfile.gettempdir(), scratch[0]))
-    assert [name for name in inside if name.startswith(("blockmgr-", "spark-"))], inside
+    folder = os.path.join(tempfile.gettempdir(), scratch[0])
+    deadline = time.monotonic() + 60  # the SparkContext comes up after the Python driver
+    while not any(n.startswith("blockmgr-") for n in os.listdir(folder)):
+        assert time.monotonic() < deadline, os.listdir(folder)
+        time.sleep(0.2)
     running.interrupt(signal.SIGKILL)
     running.finish(timeout=30)
     assert _wait_gone(tree) == []
