@@ -20,7 +20,7 @@ import pytest
 
 from devkit.jobs import SECRET, resolver_config, storage_config, write_json
 from devkit.sample_archive import realistic_archive, write_to_s3
-from populator.launcher.targets.local import descendants, pipe_folder, sweep_stale_pipes
+from populator.launcher.targets.local import descendants, pipe_folder, sweep_stale_folders
 from tests.support.cli import Running
 
 pytestmark = [pytest.mark.spark]
@@ -130,7 +130,7 @@ def test_sigkill_of_the_launcher_takes_the_job_with_it(
     assert set(_secret_files()) - before == set()
     # A killed JVM cleans nothing: its scratch stays until the next run (here, or any other
     # run_local starting meanwhile) sweeps it.
-    sweep_stale_pipes(tempfile.gettempdir())
+    sweep_stale_folders(tempfile.gettempdir())
     assert _left_by(running.process.pid) == []
 
 
@@ -151,7 +151,7 @@ def test_a_pipe_folder_left_by_a_killed_launcher_is_swept_by_the_next_run(tmp_pa
     for scratch in (stale_scratch, live_scratch):
         (scratch / "blockmgr-1" / "0a").mkdir(parents=True)
         (scratch / "blockmgr-1" / "0a" / "shuffle_0_0_0.data").write_bytes(b"spark's")
-    assert sorted(sweep_stale_pipes(str(tmp_path))) == sorted([str(stale), str(stale_scratch)])
+    assert sorted(sweep_stale_folders(str(tmp_path))) == sorted([str(stale), str(stale_scratch)])
     assert not stale.exists() and live.exists() and (foreign / "other.txt").exists()
     assert not stale_scratch.exists() and live_scratch.exists()
 

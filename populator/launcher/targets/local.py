@@ -38,7 +38,7 @@ from populator.launcher.targets.local_files import (
     SecretPipe,
     pipe_folder,
     scratch_folder,
-    sweep_stale_pipes,
+    sweep_stale_folders,
 )
 
 __all__ = [
@@ -50,7 +50,7 @@ __all__ = [
     "pipe_folder",
     "spark_submit_argv",
     "stop_group",
-    "sweep_stale_pipes",
+    "sweep_stale_folders",
 ]
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(populator.__file__)))
@@ -179,13 +179,14 @@ class LocalTarget:
     def plan(self, inputs: Any, bundle: Any, args: LocalArgs) -> Plan:
         folder = pipe_folder(tempfile.gettempdir())
         pipe = os.path.join(folder, PIPE_NAME)
+        scratch = scratch_folder(pipe)
         argv = spark_submit_argv(
             inputs.archive,
             pipe,
             args.master,
             args.driver_memory,
             list(args.job_argv),
-            scratch=scratch_folder(pipe),
+            scratch=scratch,
         )
         return Plan(
             target=self.name,
@@ -195,7 +196,7 @@ class LocalTarget:
             report_uri=args.report,
             extra={
                 "storage_pipe": pipe,
-                "scratch": scratch_folder(pipe),
+                "scratch": scratch,
                 "storage": inputs.storage,
                 "master": args.master,
                 "quiet_stdout": args.quiet_stdout,
@@ -251,10 +252,12 @@ class LocalTarget:
         process: subprocess.Popen = handle.extra["process"]
         try:
             code = process.wait()
-            stop_group(process, GRACE_SECONDS)  # workers left in the group, before the scratch
         finally:
             handle.extra["pipe"].close()
-            handle.extra["scratch"].close()
+        # Interrupted above, cancel() stops the tree and removes the scratch; ended, the same
+        # here, so that no worker left in the group still writes into the scratch.
+        stop_group(process, GRACE_SECONDS)
+        handle.extra["scratch"].close()
         handle.extra["relay"].join(timeout=5)
         state = "SUCCEEDED" if code == 0 else "FAILED"
         return Outcome(

@@ -25,7 +25,7 @@ import stat
 import threading
 from typing import List, Optional
 
-__all__ = ["Scratch", "SecretPipe", "pipe_folder", "scratch_folder", "sweep_stale_pipes"]
+__all__ = ["Scratch", "SecretPipe", "pipe_folder", "scratch_folder", "sweep_stale_folders"]
 
 PIPE_FOLDER = re.compile(r"^populator-(\d+)-[0-9a-f]{16}$")
 SCRATCH_FOLDER = re.compile(r"^populator-(\d+)-[0-9a-f]{16}-spark$")
@@ -58,7 +58,7 @@ def _stale(name: str, pattern: re.Pattern) -> bool:
     return match is not None and not _alive(int(match.group(1)))
 
 
-def sweep_stale_pipes(tmp: str) -> List[str]:
+def sweep_stale_folders(tmp: str) -> List[str]:
     """Remove the pipe folders and Spark scratch folders of launchers that are gone (SIGKILL
     cannot be caught). A pipe folder is removed only if it holds nothing but our FIFO (which
     holds no data: nothing secret was left); a scratch folder is Spark's alone."""
@@ -106,7 +106,7 @@ class SecretPipe:
         self._thread: Optional[threading.Thread] = None
 
     def open(self) -> None:
-        sweep_stale_pipes(os.path.dirname(self.folder))
+        sweep_stale_folders(os.path.dirname(self.folder))
         os.mkdir(self.folder, 0o700)
         os.mkfifo(self.path, 0o600)
         self._thread = threading.Thread(target=self._serve, name="storage-config", daemon=True)
