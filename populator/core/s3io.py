@@ -7,7 +7,7 @@ Cluster code: Python 3.9, boto3/botocore only.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -37,9 +37,9 @@ def _code(error: BaseException) -> str:
     return ""
 
 
-def is_missing(error: BaseException, also: Tuple[str, ...] = ()) -> bool:
-    """The error says there is no such key or bucket (or one of the codes in ``also``)."""
-    return _code(error) in _MISSING + also
+def is_missing(error: BaseException) -> bool:
+    """The error says there is no such key or bucket."""
+    return _code(error) in _MISSING
 
 
 def list_objects(
@@ -65,20 +65,14 @@ def head_object(client: Any, bucket: str, key: str) -> Optional[Dict[str, Any]]:
     try:
         return client.head_object(Bucket=bucket, Key=key)
     except Exception as error:
-        if _code(error) in _MISSING:
+        if is_missing(error):
             return None
         raise
 
 
-def get_object(
-    client: Any, bucket: str, key: str, first_bytes: Optional[int] = None
-) -> Dict[str, Any]:
-    """GetObject's answer (``Body``, ``LastModified``, ...); only the first ``first_bytes`` bytes
-    when given (a Range GET: logs may be large)."""
-    request: Dict[str, Any] = {"Bucket": bucket, "Key": key}
-    if first_bytes is not None:
-        request["Range"] = f"bytes=0-{first_bytes - 1}"
-    return client.get_object(**request)
+def get_object(client: Any, bucket: str, key: str) -> Dict[str, Any]:
+    """GetObject's answer (``Body``, ``LastModified``, ...): for callers that need its metadata."""
+    return client.get_object(Bucket=bucket, Key=key)
 
 
 def get_range(client: Any, bucket: str, key: str, start: int, end: int) -> bytes:
@@ -140,7 +134,7 @@ def bucket_exists(client: Any, bucket: str) -> bool:
     try:
         client.head_bucket(Bucket=bucket)
     except Exception as error:
-        if _code(error) in _MISSING:
+        if is_missing(error):
             return False
         if _code(error) in ("403", "AccessDenied"):
             return True

@@ -161,12 +161,12 @@ def decode_log(data: bytes) -> str:
 
 def read_log(s3_client: Any, bucket: str, key: str) -> Optional[str]:
     try:
-        body = s3io.get_object(s3_client, bucket, key, first_bytes=MAX_LOG_BYTES)
+        data = s3io.get_range(s3_client, bucket, key, 0, MAX_LOG_BYTES - 1)  # logs may be large
     except Exception as error:
         if error_code(error) in ("NoSuchKey", "404", "InvalidRange"):
             return None
         raise
-    return decode_log(body["Body"].read())
+    return decode_log(data)
 
 
 def first_existing(s3_client: Any, bucket: str, keys: Iterable[str]) -> Optional[LogText]:
