@@ -14,7 +14,16 @@ from invoke import task
 from populator.cli import parse_errors
 from populator.cli.positionals import OptionalPositionalTask
 from populator.cli.task_options import help_for, job_flags, split
+from populator.launcher.targets.common.request import DEFAULT_RELEASE_LABEL as RELEASE
+from populator.launcher.targets.emr.request import DEFAULT_IDLE_TIMEOUT as IDLE
+from populator.launcher.targets.emr.request import DEFAULT_INSTANCE_COUNT as COUNT
+from populator.launcher.targets.emr.request import DEFAULT_INSTANCE_PROFILE as PROFILE
+from populator.launcher.targets.emr.request import DEFAULT_INSTANCE_TYPE as INSTANCE_TYPE
+from populator.launcher.targets.emr.request import DEFAULT_SERVICE_ROLE as SERVICE_ROLE
 from populator.launcher.targets.serverless.options import HELP as SERVERLESS_HELP
+from populator.launcher.targets.serverless.request import (
+    DEFAULT_IDLE_TIMEOUT_MINUTES as SERVERLESS_IDLE_MINUTES,
+)
 
 parse_errors.install()  # invoke's parse errors (unknown flag, extra word) exit 2
 
@@ -83,18 +92,19 @@ RUN_EMR = {
     ),
     "kms_key_id": Opt("KMS key for the uploaded storage config (default: SSE-S3, AES256)"),
     "jar": Opt("S3 URI of a custom job artifact (.py or .jar) to run instead of ours"),
-    "release_label": Opt("EMR release (default emr-7.12.0)", "emr-7.12.0"),
-    "instance_type": Opt("EC2 instance type of every node (default m5.xlarge)", "m5.xlarge"),
-    "instance_count": Opt("nodes: 1 master + N-1 core (default 3)", "3"),
+    "release_label": Opt(f"EMR release (default {RELEASE})", RELEASE),
+    "instance_type": Opt(
+        f"EC2 instance type of every node (default {INSTANCE_TYPE})", INSTANCE_TYPE
+    ),
+    "instance_count": Opt(f"nodes: 1 master + N-1 core (default {COUNT})", str(COUNT)),
     "subnet_id": Opt("EC2 subnet to start the cluster in (default: EMR's choice)"),
     "ec2_keyname": Opt("EC2 key pair for SSH to the nodes"),
-    "service_role": Opt("EMR service role (default EMR_DefaultRole)", "EMR_DefaultRole"),
-    "instance_profile": Opt(
-        "EC2 instance profile of the nodes (default EMR_EC2_DefaultRole)", "EMR_EC2_DefaultRole"
-    ),
+    "service_role": Opt(f"EMR service role (default {SERVICE_ROLE})", SERVICE_ROLE),
+    "instance_profile": Opt(f"EC2 instance profile of the nodes (default {PROFILE})", PROFILE),
     "idle_timeout": Opt(
-        "terminate the cluster after this many idle seconds (default 3600); with --serverless: "
-        "stop the application after this many idle seconds, rounded up to minutes (default 900)"
+        f"terminate the cluster after this many idle seconds (default {IDLE}); with "
+        "--serverless: stop the application after this many idle seconds, rounded up to "
+        f"minutes (default {SERVERLESS_IDLE_MINUTES * 60})"
     ),
     "tag": Opt("extra cluster tag KEY=VALUE (repeatable)"),
     "cluster_id": Opt("add the step to this running cluster instead of starting one"),

@@ -215,7 +215,7 @@ def _run_local(
     in_flight = check_local_options(run)
     with aws.preflight():
         inputs = validate_inputs(enriched_archive, storage_config, resolver, run.since)
-        staging = inputs.archive.startswith("s3://") or bool(run.job_extra.get("import_prefix"))
+        staging = has_s3_scheme(inputs.archive) or bool(run.job_extra.get("import_prefix"))
         choice = resolve_method(
             run.job_extra.get("method"),
             lambda: describe_manifest_table(inputs.storage, run.endpoint_url),
