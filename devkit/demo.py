@@ -22,6 +22,7 @@ from devkit.sample_archive import realistic_archive, write_to_s3
 from populator.cli.common import Signals, Terminated, eprint, interrupt_name
 from populator.core.errors import Cancelled, JobFailed
 from populator.core.storage_config import storage_schema_uri
+from populator.launcher.signals import wait_process
 from populator.launcher.targets.local import die_with_parent
 
 BUCKET = "acme-snowplow-demo"
@@ -94,7 +95,7 @@ def _inv(args: List[str], env: Dict[str, str]) -> int:
     )
     with Signals() as signals:
         try:
-            return child.wait()
+            return wait_process(child)
         except BaseException as interrupt:  # Ctrl-C, SIGTERM, SIGHUP
             signals.ignore()
             what = interrupt_name(interrupt)

@@ -97,6 +97,7 @@ def run_emr(
                     _attach(options, check_options(options), result, positionals, target)
                 else:
                     _launch(enriched_archive, storage_config, resolver, options, result, target)
+                signals.check()  # a signal whose exception a library call swallowed
             except (KeyboardInterrupt, Terminated) as interrupt:
                 signals.ignore()
                 raise _interrupted(interrupt_name(interrupt), options, live) from None

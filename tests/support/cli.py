@@ -41,6 +41,7 @@ def environment(endpoint: str, extra: Optional[Dict[str, str]] = None) -> Dict[s
             "AWS_EC2_METADATA_DISABLED": "true",
             "POPULATOR_IGLU_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
+            "PYTHONFAULTHANDLER": "1",  # SIGABRT on a hang prints every thread's stack
         }
     )
     env.update(extra or {})
@@ -131,7 +132,17 @@ class Running:
         self.process.send_signal(signum)
 
     def finish(self, timeout: float = 60) -> Ran:
-        code = self.process.wait(timeout=timeout)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGABRT)  # faulthandler: the stacks, on stderr
+            self.process.wait(timeout=10)
+            for pump in self._pumps:
+                pump.join(timeout=10)
+            raise AssertionError(
+                f"still running {timeout}s after the test was done with it; its output:\n"
+                + "".join(self.out + self.err)
+            ) from None
         for pump in self._pumps:
             pump.join(timeout=10)
         return Ran(code, "".join(self.out), "".join(self.err))

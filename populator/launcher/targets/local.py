@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import populator
 from populator.core.errors import UserError
+from populator.launcher.signals import wait_process
 from populator.launcher.targets.base import Handle, Log, Outcome, Plan
 from populator.launcher.targets.local_files import (
     PIPE_NAME,
@@ -251,7 +252,7 @@ class LocalTarget:
     def watch(self, handle: Handle, deadline: Optional[float], log: Log) -> Outcome:
         process: subprocess.Popen = handle.extra["process"]
         try:
-            code = process.wait()
+            code = wait_process(process)
         finally:
             handle.extra["pipe"].close()
         # Interrupted above, cancel() stops the tree and removes the scratch; ended, the same

@@ -95,6 +95,7 @@ def follow(
                 remaining = watch.remaining()
                 if remaining is not None and remaining <= 0:
                     return timed_out(state)
+                signals.check()  # a signal whose exception a library call swallowed
                 delay = next(delays)
                 watch.sleep(delay if remaining is None else min(delay, remaining))
         except (KeyboardInterrupt, Terminated) as interrupt:

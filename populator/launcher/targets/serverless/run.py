@@ -82,6 +82,7 @@ def run_serverless(
         handle: Optional[Handle] = None
         try:
             handle = target.submit(plan)
+            signals.check()  # a signal whose exception a library call swallowed
             return _follow(target, handle, base)
         except (KeyboardInterrupt, Terminated) as interrupt:
             signals.ignore()
