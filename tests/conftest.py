@@ -32,6 +32,11 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_SESSION_TOKEN", None)
+# Every JVM the suite starts (the session's, each spark-submit's and its launcher's) lives for
+# seconds: the client compiler alone starts them with about half the CPU (JIT threads
+# otherwise compete with the tests for the two cores). Tests only; the product sets neither.
+for _variable in ("SPARK_SUBMIT_OPTS", "SPARK_LAUNCHER_OPTS"):
+    os.environ.setdefault(_variable, "-XX:TieredStopAtLevel=1")
 
 
 @pytest.fixture(scope="session")

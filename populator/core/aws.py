@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Any, Iterator, Optional, Tuple
+import threading
+from typing import Any, Iterator, List, Optional, Tuple
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import create_loader
 
 from populator.core.storage_config import StorageConfig
 
@@ -53,8 +56,25 @@ def client_config(max_pool_connections: int = 10, retries: bool = True) -> Confi
     )
 
 
+# The process's one botocore data loader: service models and endpoint rules parsed once.
+_loader: List[Any] = []
+_loader_lock = threading.Lock()
+
+
 def session(profile: Optional[str] = None, region: Optional[str] = None) -> boto3.Session:
-    return boto3.Session(profile_name=profile, region_name=region)
+    """A new session (profile, region and credentials stay per session) sharing one data
+    loader: with its own, each client re-parsed its service model and the endpoint rules
+    from JSON, ~0.1 s of CPU a client (~15 ms shared) in every task, launcher and test."""
+    core = botocore.session.get_session()
+    with _loader_lock:
+        if not _loader:
+            _loader.append(create_loader(core.get_config_variable("data_path")))
+        loader = _loader[0]
+        core.register_component("data_loader", loader)
+        made = boto3.Session(botocore_session=core, profile_name=profile, region_name=region)
+        # Each boto3 session appends boto3's data folder to the loader's search paths.
+        loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    return made
 
 
 def dynamodb_client(

@@ -137,6 +137,9 @@ def stage_partition(
     """Write one partition's items as gzip DynamoDB JSON lines at a name fixed by its index
     (a retried task replaces its own object). Object 0 is written even when empty."""
     from populator.core.import_table import item_line
+    from populator.job.zip_finders import forget_zip_finders
+
+    forget_zip_finders()
 
     counts = {"items": 0, "expired_skipped": 0, "bytes": 0, "objects": 0}
     fd, temp = tempfile.mkstemp(prefix="import-", suffix=".json.gz")

@@ -27,6 +27,7 @@ from populator.core.write import fast_put
 from populator.core.write.writer import DEFAULT_POLICY, Sender, WriteStats, write_items
 from populator.job import sinks
 from populator.job.reader import MAX_LINE_BYTES, LineTooLong, ReadError, iter_lines, open_object
+from populator.job.zip_finders import forget_zip_finders
 
 COUNT = "\x00count"  # key: (COUNT, run_index, name) -> int
 READ_ERROR = "\x00error"  # key: (READ_ERROR, run_index, path) -> message
@@ -140,6 +141,7 @@ def is_event(record: Record) -> bool:
 
 def counters_only(records: Iterable[Record], context: JobContext) -> Iterator[Record]:
     """The counter records of a partition; counts its event keys for progress (keys to write)."""
+    forget_zip_finders()
     events = 0
     for record in records:
         if is_event(record):
@@ -152,6 +154,7 @@ def counters_only(records: Iterable[Record], context: JobContext) -> Iterator[Re
 
 def read_files(group: Iterable[FileTask], context: JobContext) -> Iterator[Record]:
     """``read_file`` for each file of one read task."""
+    forget_zip_finders()
     for task in group:
         yield from read_file(task, context)
 
@@ -264,6 +267,7 @@ def write_partition(
     records: Iterable[Record], context: JobContext, table: str
 ) -> List[Dict[str, int]]:
     """Write a partition's items conditionally; return its counts (one dict) to the driver."""
+    forget_zip_finders()
     expired = 0
     started = time.monotonic()
 
