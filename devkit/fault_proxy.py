@@ -28,9 +28,10 @@ import time
 import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from devkit.loopback_server import LoopbackServer
 from devkit.proxy_control import Arrival, ProxyControl, proxy_client
 
 # throttle: ThrottlingException; throughput: ProvisionedThroughputExceededException (both 400)
@@ -127,14 +128,13 @@ class FaultProxy(ProxyControl):
         self._arrivals: List[Arrival] = []
         self._counts: Dict[str, Counter] = {k: Counter() for k in _COUNTERS}
         self._connections = 0
-        self._server: Optional[ThreadingHTTPServer] = None
+        self._server: Optional[LoopbackServer] = None
         self._thread: Optional[threading.Thread] = None
         self._local = threading.local()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> FaultProxy:
-        server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler(self))
-        server.daemon_threads = True
+        server = LoopbackServer(("127.0.0.1", self._port), _handler(self))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,

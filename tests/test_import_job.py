@@ -17,7 +17,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import urlparse
@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 import pytest
 
 from devkit.jobs import dump_table, job_args, storage_config, write_json
+from devkit.loopback_server import LoopbackServer
 from devkit.sample_archive import realistic_archive, write_to_s3
 from populator.cli.run_local import LocalRun, build_local_command, job_environment
 from populator.core.manifest import EventsManifest
@@ -60,7 +61,7 @@ class DynamoProxy:
             def do_POST(self) -> None:
                 proxy.handle(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LoopbackServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

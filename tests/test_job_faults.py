@@ -94,6 +94,8 @@ def test_a_sustained_outage_fails_the_job_and_records_no_run(
         runs,
         "--retry-attempts",
         "3",
+        "--batches",  # one batch: its writes fail, so no run is offered to the run manifest
+        "1",  # (each offer would take botocore's own retries, ~15 s, in the outage)
         report=str(report_path),
     )
 
