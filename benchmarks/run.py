@@ -30,6 +30,7 @@ from benchmarks import (
 from benchmarks.report import render
 from benchmarks.results import Section
 from benchmarks.spark_run import Runner, submit
+from populator.launcher.signals import Signals, Terminated, interrupt_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUTPUT = os.path.join(ROOT, "BENCHMARKS.md")
@@ -140,7 +141,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
         print(f"[{stamp} +{time.perf_counter() - started:5.0f}s] {message}", flush=True)
 
-    sections = run_all(QUICK if args.quick else FULL, only, log=log)
+    with Signals():
+        try:
+            sections = run_all(QUICK if args.quick else FULL, only, log=log)
+        except (KeyboardInterrupt, Terminated) as interrupt:
+            log(
+                f"{interrupt_name(interrupt)}: stopped the benchmarks and their jobs and "
+                f"endpoints; {args.output} is unchanged"
+            )
+            return 130
     markdown = render(sections, description, time.perf_counter() - started, args.quick)
     with open(args.output, "w", encoding="utf-8") as handle:
         handle.write(markdown)

@@ -16,6 +16,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 from benchmarks.proctree import Peaks, TreeSampler
 from populator.cli.run_local import LocalRun, build_local_command, job_environment
+from populator.launcher.signals import wait_process
+from populator.launcher.targets.local import stop_group
 
 
 @dataclass
@@ -53,8 +55,13 @@ def submit(
             start_new_session=True,
         )
         sampler = TreeSampler(process.pid).start()
-        code = process.wait()
-        peaks = sampler.stop()
+        try:
+            code = wait_process(process)
+        except BaseException:  # a signal to `inv bench`: the job's own session goes too
+            stop_group(process, 5.0)
+            raise
+        finally:
+            peaks = sampler.stop()
     finally:
         if log:
             sink.close()  # type: ignore[union-attr]
