@@ -145,7 +145,7 @@ def test_the_budget_holds_and_the_pipeline_is_never_throttled(
     }
     assert {k: v[0] for k, v in stored.items()} == sample.expected
     backfill = run["backfill"]
-    assert len(backfill) >= 140  # seven seconds at the budget
+    assert len(backfill) >= 150
     assert busiest_window(backfill, WINDOW) <= 1.1 * BUDGET * WINDOW
     assert sustained_rate(backfill) >= 0.85 * BUDGET
     assert run["pipeline_throttled"] == 0 and len(run["pipeline"]) > 0
