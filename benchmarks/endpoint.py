@@ -13,7 +13,7 @@ import json
 import os
 from typing import Any, Dict, Optional
 
-from devkit.jobs import storage_config
+from devkit.jobs import count_items, storage_config
 from devkit.proxy_process import ProxyProcess
 from populator.core.manifest import EventsManifest
 
@@ -39,12 +39,7 @@ class Endpoint(ProxyProcess):
 
     def stored(self, table: str = TABLE) -> int:
         """Items in `table` (a COUNT scan through the proxy)."""
-        pages = (
-            self.client()
-            .get_paginator("scan")
-            .paginate(TableName=table, Select="COUNT", ConsistentRead=True)
-        )
-        return sum(page["Count"] for page in pages)
+        return count_items(self.client(), table)
 
 
 def _cpu_seconds(pid: Optional[int]) -> float:

@@ -38,6 +38,14 @@ def write_json(path: Path, document: Dict[str, Any]) -> str:
     return str(path)
 
 
+def count_items(client: Any, table: str) -> int:
+    """Items in `table` (a paginated COUNT scan)."""
+    pages = client.get_paginator("scan").paginate(
+        TableName=table, Select="COUNT", ConsistentRead=True
+    )
+    return sum(page["Count"] for page in pages)
+
+
 def dump_table(client: Any, table: str) -> Dict[Tuple[str, str], Tuple[int, int]]:
     """(eventId, fingerprint) -> (etlTime, ttl), asserting items carry exactly the 4 attributes."""
     items: Dict[Tuple[str, str], Tuple[int, int]] = {}

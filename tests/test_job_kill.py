@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from devkit.figures import env_int, record
-from devkit.jobs import dump_table, storage_config, write_json
+from devkit.jobs import count_items, dump_table, storage_config, write_json
 from devkit.sample_archive import realistic_archive, write_to_s3
 from populator.cli.run_local import LocalRun, build_local_command, job_environment
 from populator.core.events import TTL_SECONDS
@@ -48,11 +48,6 @@ def start(
     )
 
 
-def stored(dynamodb, table: str) -> int:
-    pages = dynamodb.get_paginator("scan").paginate(TableName=table, Select="COUNT")
-    return sum(page["Count"] for page in pages)
-
-
 def test_killed_again_and_again_then_rerun_gives_the_clean_table(
     s3, dynamodb, bucket, unique_name, tmp_path: Path
 ) -> None:
@@ -68,12 +63,12 @@ def test_killed_again_and_again_then_rerun_gives_the_clean_table(
     total = len(sample.expected)
     killed = 0
     for _ in range(KILLS):
-        before = stored(dynamodb, table)
+        before = count_items(dynamodb, table)
         # A random point in the first half of what is left to write: mid-batch, mid-run,
         # whatever the machine's speed (a wall-clock delay let a fast run finish first).
         threshold = before + rng.randint(1, max(1, (total - before) // 2))
         process = start(archive, config, runs_table, report, tmp_path / "scratch")
-        while process.poll() is None and stored(dynamodb, table) < threshold:
+        while process.poll() is None and count_items(dynamodb, table) < threshold:
             time.sleep(0.05)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
