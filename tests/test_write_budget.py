@@ -13,6 +13,8 @@ default budget) behind the same limit throttles the pipeline.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List
@@ -90,6 +92,46 @@ def test_task_pacer_spaces_requests_across_threads() -> None:
     assert slept == pytest.approx([0.1, 0.2, 0.3, 0.4])  # the first goes at once
 
 
+def test_threads_that_wake_late_do_not_leave_together() -> None:
+    """Three writer threads wait for their slots at 10/s; the process stalls for a second.
+    When they wake, at most two requests leave within one interval (one catch-up): the first
+    pacer booked each thread's slot ahead, and all three left at once."""
+    now, clock_lock, stall_over = [0.0], threading.Lock(), threading.Event()
+    waiting: List[float] = []
+    departures: List[float] = []
+
+    def sleep(seconds: float) -> None:
+        with clock_lock:
+            wake = now[0] + seconds
+            waiting.append(wake)
+        stall_over.wait(5)
+        with clock_lock:
+            now[0] = max(now[0], wake)
+
+    pacer = TaskPacer(10.0, clock=lambda: now[0], sleep=sleep)
+
+    def send() -> None:
+        pacer.acquire()
+        with clock_lock:
+            departures.append(now[0])
+
+    send()  # the first leaves at once, at 0.0
+    threads = [threading.Thread(target=send) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 1.0
+    while len(waiting) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the old pacer: all three asleep; this one: one asleep, two queued
+    with clock_lock:
+        now[0] = 1.0  # the stall
+    stall_over.set()
+    for thread in threads:
+        thread.join(5)
+    assert departures[0] == 0.0 and len(departures) == 4
+    late = sorted(departures[1:])
+    assert max(sum(1 for t in late if start <= t < start + 0.1) for start in late) <= 2, late
+
+
 def backfill_with_pipeline(
     spark: Any, proxy: ProxyControl, tmp_path: Path, table: str, root: str
 ) -> Dict[str, Any]:
@@ -133,8 +175,11 @@ def test_the_budget_holds_and_the_pipeline_is_never_throttled(
         EventsManifest(proxy.client(), budgeted).create(CAPACITY, CAPACITY)
         EventsManifest(proxy.client(), unbudgeted).create()
 
-        run = backfill_with_pipeline(spark, proxy, tmp_path, budgeted, root)
+        # The unbudgeted run first: it also starts both Python workers, so that the measured
+        # run's two write tasks start together (a worker forked on a loaded machine started
+        # its task a second late, 10 writes short of a sustained 20/s over 8 s).
         free = backfill_with_pipeline(spark, proxy, tmp_path, unbudgeted, root)
+        run = backfill_with_pipeline(spark, proxy, tmp_path, budgeted, root)
         table = dump_table(proxy.client(), budgeted)
 
     assert run["code"] == 0

@@ -9,8 +9,8 @@ does, only on numbers the job fixes itself:
   so the budget is used in full), hence at most `tasks` write tasks of the stage run at once,
   whatever the number of executors or dynamic allocation adds;
 - every write task paces its requests (first attempts and retries alike) with its own token
-  bucket (`TaskPacer`) at `budget / tasks`, with a burst of one request, so the stage's
-  requests never exceed the budget;
+  bucket (`TaskPacer`) at `budget / tasks`, spaced from each request's real departure, so
+  the stage's requests never exceed the budget, even after a stall;
 - a Spark task retry starts only after its attempt failed, so it replaces a task instead of
   adding one; a speculative copy does run next to its original, and Spark runs at most one
   copy per task: when `spark.speculation` is on, each task paces at `budget / (2 x tasks)`
@@ -132,9 +132,13 @@ def budget_report(budget: Budget, tasks: int, rate: Optional[float]) -> Dict[str
 
 
 class TaskPacer:
-    """A token bucket with a burst of one request: request n starts no earlier than n / rate.
+    """Spaces one task's requests at `rate`, from the time each one really leaves.
 
-    Thread-safe; each caller books the next slot under a lock and sleeps outside it.
+    One caller at a time waits for the next slot (a turnstile) and books the slot after it
+    from its own departure, catching up at most one interval: in any W seconds at most
+    W x rate + 2 requests leave, however late a thread wakes. The first version booked every
+    caller's slot ahead under a lock and let them sleep apart; after a stall of the process
+    (GC, a busy executor) all 32 writer threads woke at once, a burst past the budget.
     """
 
     def __init__(
@@ -148,13 +152,14 @@ class TaskPacer:
         self.interval = 1.0 / rate
         self.clock = clock
         self.sleep = sleep
-        self._next = float("-inf")
-        self._lock = threading.Lock()
+        self._next: Optional[float] = None
+        self._turn = threading.Lock()
 
     def acquire(self) -> None:
-        with self._lock:
+        with self._turn:
             now = self.clock()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            self.sleep(start - now)
+            if self._next is not None and now < self._next:
+                self.sleep(self._next - now)
+                now = self.clock()
+            due = now if self._next is None else max(self._next, now - self.interval)
+            self._next = due + self.interval
