@@ -135,10 +135,11 @@ class TaskPacer:
     """Spaces one task's requests at `rate`, from the time each one really leaves.
 
     One caller at a time waits for the next slot (a turnstile) and books the slot after it
-    from its own departure, catching up at most one interval: in any W seconds at most
-    W x rate + 2 requests leave, however late a thread wakes. The first version booked every
-    caller's slot ahead under a lock and let them sleep apart; after a stall of the process
-    (GC, a busy executor) all 32 writer threads woke at once, a burst past the budget.
+    from its own departure, making up at most half an interval of lateness (timer jitter):
+    in any W seconds at most W x rate + 1.5 requests leave, however late a thread wakes. The
+    first version booked every caller's slot ahead under a lock and let them sleep apart;
+    after a stall of the process (GC, a busy executor) all 32 writer threads woke at once,
+    a burst past the budget.
     """
 
     def __init__(
@@ -161,5 +162,5 @@ class TaskPacer:
             if self._next is not None and now < self._next:
                 self.sleep(self._next - now)
                 now = self.clock()
-            due = now if self._next is None else max(self._next, now - self.interval)
+            due = now if self._next is None else max(self._next, now - self.interval / 2)
             self._next = due + self.interval
