@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from devkit.arrival_times import TimestampedReader, stamp_arrivals, timestamped_rfile
 from devkit.loopback_server import LoopbackServer
 from devkit.proxy_control import Arrival, ProxyControl, proxy_client
 
@@ -99,8 +100,9 @@ class _Bucket:
     updated: float = field(default_factory=time.monotonic)
 
     def take(self, units: float, now: float) -> bool:
-        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
+        # Arrival times of concurrent connections reach the lock slightly out of order.
+        self.tokens = min(self.rate, self.tokens + max(0.0, now - self.updated) * self.rate)
+        self.updated = max(self.updated, now)
         if self.tokens >= units:
             self.tokens -= units
             return True
@@ -135,6 +137,7 @@ class FaultProxy(ProxyControl):
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> FaultProxy:
         server = LoopbackServer(("127.0.0.1", self._port), _handler(self))
+        stamp_arrivals(server.socket)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -203,9 +206,15 @@ class FaultProxy(ProxyControl):
             self._buckets.clear()
 
     # -- the decision, made before forwarding --------------------------------------------------
-    def decide(self, operation: str, body: Dict[str, Any], agent: str) -> Tuple[str, float]:
-        """(what to do: 'forward' or a fault kind, seconds to wait first); records the arrival."""
-        now = time.monotonic()
+    def decide(
+        self, operation: str, body: Dict[str, Any], agent: str, at: Optional[float] = None
+    ) -> Tuple[str, float]:
+        """(what to do: 'forward' or a fault kind, seconds to wait first); records the arrival.
+
+        `at`: when the request reached the socket (devkit.arrival_times); the WCU budget and
+        the recorded arrival use it, so that a stalled proxy neither bunches nor throttles.
+        """
+        now = time.monotonic() if at is None else at
         with self._lock:
             s = self.settings
             delay = s.latency_ms / 1000.0
@@ -265,6 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Forwards to moto unless `proxy.decide` injects a fault; `proxy` is set per server."""
 
     proxy: FaultProxy
+    _arrival: TimestampedReader
     protocol_version = "HTTP/1.1"
     # TCP_NODELAY: the answer goes out as headers then body, and with Nagle on, the body waits
     # for the client's delayed ACK of the headers: 40+ ms added to every request (measured
@@ -273,6 +283,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.rfile.close()
+        self.rfile, self._arrival = timestamped_rfile(self.connection)
         with self.proxy._lock:
             self.proxy._connections += 1
 
@@ -298,6 +310,7 @@ class _Handler(BaseHTTPRequestHandler):
             operation,
             document if isinstance(document, dict) else {},
             self.headers.get("User-Agent", ""),
+            self._arrival.arrived(),
         )
         if delay:
             time.sleep(delay)

@@ -8,6 +8,9 @@ recorded per request, and no process left behind.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from typing import Any, Callable, Iterator, Optional
 
@@ -166,6 +169,35 @@ def test_the_child_process_proxy_has_its_own_moto_and_leaves_nothing() -> None:
         assert [a.operation for a in child.arrivals()].count("PutItem") == 1
     assert pid is not None
     with pytest.raises(ProcessLookupError):
-        import os
-
         os.kill(pid, 0)
+
+
+def test_arrival_times_are_the_kernels_not_when_a_stalled_proxy_read_them() -> None:
+    """The proxy's process is stopped while two PutItems are sent (one on a warm keep-alive
+    connection, one on a new one), then resumed half a second later. Both are recorded as
+    arriving when they were sent: a handler's own clock said half a second later, which on
+    a loaded machine bunched a write budget's 2 s windows."""
+    with ProxyProcess() as child:
+        assert child.pid is not None
+        warm, fresh = child.client(**NO_RETRIES), child.client(**NO_RETRIES)
+        EventsManifest(warm, "manifest").create()
+        assert put(warm, "manifest", 0) is None
+        child.reset()
+        os.kill(child.pid, signal.SIGSTOP)
+        try:
+            sent = time.monotonic()
+            writers = [
+                threading.Thread(target=put, args=(client, "manifest", n))
+                for n, client in enumerate((warm, fresh), start=1)
+            ]
+            for writer in writers:
+                writer.start()
+            time.sleep(0.5)
+        finally:
+            os.kill(child.pid, signal.SIGCONT)
+        for writer in writers:
+            writer.join(30)
+        answered = time.monotonic()
+        puts = [a for a in child.arrivals() if a.operation == "PutItem"]
+    assert answered - sent >= 0.5 and len(puts) == 2
+    assert all(a.at - sent < 0.25 for a in puts), [a.at - sent for a in puts]
