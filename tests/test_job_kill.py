@@ -69,7 +69,7 @@ def test_killed_again_and_again_then_rerun_gives_the_clean_table(
         threshold = before + rng.randint(1, max(1, (total - before) // 2))
         process = start(archive, config, runs_table, report, tmp_path / "scratch")
         while process.poll() is None and count_items(dynamodb, table) < threshold:
-            time.sleep(0.05)
+            time.sleep(0.25)  # each count is a scan of the table by the suite's moto: CPU
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             killed += 1
