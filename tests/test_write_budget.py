@@ -4,7 +4,8 @@ Through the fault proxy with a WCU limit (40 writes/s on a table provisioned at 
 default --write-share 0.5 gives a budget of 20 writes/s; moto does at most ~150 conditional
 writes/s, far fewer on a loaded machine),
 the real job runs on the session's Spark while a "pipeline" writer puts 20 writes/s (capacity
-minus budget) into the same table. Every PutItem's arrival time is taken at the proxy: the
+minus budget) into the same table. Every PutItem's arrival time is taken at the proxy (the
+kernel's receive stamp, devkit/arrival_times.py): the
 backfill never exceeds its budget by more than 10 % in any 2-second window, sustains at least
 85 % of it, and the pipeline is never throttled. The same run on an on-demand table (no
 default budget) behind the same limit throttles the pipeline.
