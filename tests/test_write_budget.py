@@ -95,8 +95,9 @@ def test_task_pacer_spaces_requests_across_threads() -> None:
 
 def test_threads_that_wake_late_do_not_leave_together() -> None:
     """Three writer threads wait for their slots at 10/s; the process stalls for a second.
-    When they wake they leave half an interval apart or more (lateness made up at most that
-    much): the first pacer booked each thread's slot ahead, and all three left at once."""
+    When they wake, no three leave within one interval (lateness is made up by 0.9 of an
+    interval at most): the first pacer booked each thread's slot ahead, and all three left
+    at once."""
     now, clock_lock, stall_over = [0.0], threading.Lock(), threading.Event()
     waiting: List[float] = []
     departures: List[float] = []
@@ -130,7 +131,7 @@ def test_threads_that_wake_late_do_not_leave_together() -> None:
         thread.join(5)
     assert departures[0] == 0.0 and len(departures) == 4
     late = sorted(departures[1:])
-    assert late[0] == 1.0 and all(b - a >= 0.05 - 1e-9 for a, b in zip(late, late[1:])), late
+    assert late[0] == 1.0 and late[2] - late[0] > 0.1 + 1e-9, late
 
 
 def backfill_with_pipeline(
