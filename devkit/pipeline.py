@@ -69,12 +69,17 @@ def busiest_window(arrivals: List[Arrival], window: float = 2.0) -> int:
     return most
 
 
-def sustained_rate(arrivals: List[Arrival]) -> float:
-    """Arrivals per second from the first to the last."""
-    if len(arrivals) < 2:
+def sustained_rate(arrivals: List[Arrival], trim: float = 0.05) -> float:
+    """Arrivals per second in the steady state: from the arrival at the `trim` fraction to the
+    one at 1 - `trim`. The ramp and the tail say when Spark started and ended each task, not
+    how a task paces: on a loaded machine one write task started a second after the other
+    and ended a second later, 85 % of 20 writes/s over first-to-last while both ran at 10/s.
+    """
+    times = sorted(a.at for a in arrivals)
+    first, last = int(len(times) * trim), len(times) - 1 - int(len(times) * trim)
+    if last <= first:
         return 0.0
-    times = [a.at for a in arrivals]
-    return (len(times) - 1) / max(max(times) - min(times), 1e-9)
+    return (last - first) / max(times[last] - times[first], 1e-9)
 
 
 @dataclass(frozen=True)
