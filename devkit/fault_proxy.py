@@ -207,14 +207,13 @@ class FaultProxy(ProxyControl):
 
     # -- the decision, made before forwarding --------------------------------------------------
     def decide(
-        self, operation: str, body: Dict[str, Any], agent: str, at: Optional[float] = None
+        self, operation: str, body: Dict[str, Any], agent: str, now: float
     ) -> Tuple[str, float]:
         """(what to do: 'forward' or a fault kind, seconds to wait first); records the arrival.
 
-        `at`: when the request reached the socket (devkit.arrival_times); the WCU budget and
+        `now`: when the request reached the socket (devkit.arrival_times); the WCU budget and
         the recorded arrival use it, so that a stalled proxy neither bunches nor throttles.
         """
-        now = time.monotonic() if at is None else at
         with self._lock:
             s = self.settings
             delay = s.latency_ms / 1000.0
