@@ -125,8 +125,12 @@ def setup(s3, bucket, tmp_path: Path, unique_name) -> Dict[str, Any]:
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     """Under pytest-xdist, every test on the session's Spark runs on one worker (one JVM, one
-    shared session); the rest (AWS-bound tests that mostly wait on moto and on real time-outs,
-    and spark-submit subprocesses) are spread over the workers beside it."""
+    shared session), and the tests that start Spark of their own (`spark` marker, spark-submit
+    JVMs, two cores each) take turns on another, so that at most one of them competes with the
+    session's timing tests. The rest, AWS-bound tests that mostly wait on moto and on real
+    time-outs, are spread over all the workers."""
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("spark-session"))
+        elif item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.xdist_group("spark-submit"))
