@@ -34,9 +34,10 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_SESSION_TOKEN", None)
 # Every JVM the suite starts (the session's, each spark-submit's and its launcher's) lives for
 # seconds: the client compiler alone starts them with about half the CPU (JIT threads
-# otherwise compete with the tests for the two cores). Tests only; the product sets neither.
+# otherwise compete with the tests for the two cores). Without perf data a JVM the kill tests
+# SIGKILL leaves no /tmp/hsperfdata_* file behind. Tests only; the product sets neither.
 for _variable in ("SPARK_SUBMIT_OPTS", "SPARK_LAUNCHER_OPTS"):
-    os.environ.setdefault(_variable, "-XX:TieredStopAtLevel=1")
+    os.environ.setdefault(_variable, "-XX:TieredStopAtLevel=1 -XX:-UsePerfData")
 
 
 @pytest.fixture(scope="session")
